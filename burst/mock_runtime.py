@@ -1,0 +1,210 @@
+"""Run a Pulumi program offline under Pulumi's mock runtime and record every registration.
+
+`burst plan` and the unit tests share this runtime, so what the tests assert is what the plan
+shows. The mocks are deterministic: the same program and config give the same IDs, ARNs and URNs
+on every run, in every process, which keeps plans diffable and policy results stable.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import pulumi
+from pulumi.runtime import mocks as pulumi_mocks
+from pulumi.runtime import rpc, settings
+from pulumi.runtime.stack import run_pulumi_func
+from pulumi.runtime.sync_await import _ensure_event_loop, _sync_await
+
+MOCK_ACCOUNT_ID = "111122223333"
+"""Account ID the mocks use when the stack config names none."""
+
+_ID_PREFIXES = {
+    "aws:ec2/vpc:Vpc": "vpc-",
+    "aws:ec2/subnet:Subnet": "subnet-",
+    "aws:ec2/securityGroup:SecurityGroup": "sg-",
+    "aws:ec2/routeTable:RouteTable": "rtb-",
+    "aws:ec2/vpcEndpoint:VpcEndpoint": "vpce-",
+    "aws:ec2/vpnGateway:VpnGateway": "vgw-",
+    "aws:ec2/customerGateway:CustomerGateway": "cgw-",
+    "aws:ec2/vpnConnection:VpnConnection": "vpn-",
+    "aws:ec2transitgateway/vpcAttachment:VpcAttachment": "tgw-attach-",
+    "aws:kms/key:Key": "",
+}
+
+
+@dataclass(frozen=True)
+class Registration:
+    """One resource registration as the Pulumi engine would have seen it."""
+
+    urn: str
+    type: str
+    name: str
+    custom: bool
+    parent: str
+    provider: str
+    inputs: dict[str, Any]
+    id: str = ""
+
+
+@dataclass
+class _Recorder:
+    registrations: list[Registration] = field(default_factory=list)
+    provider_regions: dict[str, str] = field(default_factory=dict)
+
+
+def _digest(*parts: str, length: int = 17) -> str:
+    return hashlib.sha256("/".join(parts).encode()).hexdigest()[:length]
+
+
+class DeterministicMocks(pulumi_mocks.Mocks):
+    """Mocks whose outputs are a pure function of the resource type, name and inputs.
+
+    Outputs echo the inputs and add what later resources read: IDs in the AWS format of the type,
+    ARNs in the resource's region, and the computed attributes of EKS clusters, queues and buckets.
+    """
+
+    def __init__(self, account_id: str, default_region: str) -> None:
+        self.account_id = account_id
+        self.default_region = default_region
+        self.region_of_provider: dict[str, str] = {}
+
+    def _region(self, provider: str | None) -> str:
+        return self.region_of_provider.get(provider or "", self.default_region)
+
+    def new_resource(self, args: pulumi_mocks.MockResourceArgs) -> tuple[str, dict[str, Any]]:
+        """Return a deterministic ID and output state for a new resource."""
+        typ, name, inputs = args.typ, args.name, dict(args.inputs)
+        if typ.startswith("pulumi:providers:"):
+            return f"{_digest(typ, name, length=8)}-provider", inputs
+        region = self._region(args.provider)
+        physical = inputs.get("name") or inputs.get("bucket") or name
+        resource_id = _ID_PREFIXES.get(typ, "") + _digest(typ, region, name)
+        service, _, kind = typ.removeprefix("aws:").partition("/")
+        kind = kind.split(":")[0]
+        arn_region = "" if service in ("iam", "budgets", "ce") else region
+        state: dict[str, Any] = {
+            **inputs,
+            "arn": f"arn:aws:{service}:{arn_region}:{self.account_id}:{kind}/{physical}",
+        }
+        state.setdefault("name", physical)
+        if typ == "aws:eks/cluster:Cluster":
+            state.update(
+                endpoint=f"https://{_digest(name, region, length=32).upper()}.gr7.{region}.eks.amazonaws.com",
+                certificateAuthority={"data": "bW9jay1jYQ=="},
+                vpcConfig={**inputs.get("vpcConfig", {}), "clusterSecurityGroupId": f"sg-{_digest(name, 'cluster')}"},
+            )
+        elif typ == "aws:sqs/queue:Queue":
+            state["url"] = f"https://sqs.{region}.amazonaws.com/{self.account_id}/{physical}"
+            state["arn"] = f"arn:aws:sqs:{region}:{self.account_id}:{physical}"
+        elif typ == "aws:s3/bucket:Bucket" or typ.startswith("aws:s3/bucketV2"):
+            state["arn"] = f"arn:aws:s3:::{physical}"
+            state.setdefault("bucket", physical)
+        elif typ == "aws:iam/role:Role":
+            state["arn"] = f"arn:aws:iam::{self.account_id}:role{inputs.get('path', '/')}{physical}"
+        elif typ == "aws:iam/policy:Policy":
+            state["arn"] = f"arn:aws:iam::{self.account_id}:policy{inputs.get('path', '/')}{physical}"
+        elif typ == "aws:kms/key:Key":
+            state["keyId"] = resource_id
+            state["arn"] = f"arn:aws:kms:{region}:{self.account_id}:key/{resource_id}"
+        return resource_id, state
+
+    def call(self, args: pulumi_mocks.MockCallArgs) -> tuple[dict[str, Any], None]:
+        """Answer the data-source calls the components make."""
+        region = self._region(args.provider)
+        if args.token == "aws:eks/getCluster:getCluster":
+            cluster = args.args["name"]
+            return {
+                "name": cluster,
+                "arn": f"arn:aws:eks:{region}:{self.account_id}:cluster/{cluster}",
+                "endpoint": f"https://{_digest(cluster, region, length=32).upper()}.gr7.{region}.eks.amazonaws.com",
+                "certificateAuthorities": [{"data": "bW9jay1jYQ=="}],
+                "vpcConfig": {"clusterSecurityGroupId": f"sg-{_digest(cluster, region, 'cluster')}"},
+                "version": "1.34",
+            }, None
+        if args.token == "aws:index/getCallerIdentity:getCallerIdentity":
+            return {"accountId": self.account_id, "arn": f"arn:aws:iam::{self.account_id}:root"}, None
+        raise NotImplementedError(f"no mock for data source {args.token}")
+
+
+class RecordingMonitor(pulumi_mocks.MockMonitor):
+    """A mock monitor that keeps every registration with its parent and provider reference."""
+
+    def __init__(self, mocks: DeterministicMocks) -> None:
+        super().__init__(mocks)
+        self.deterministic = mocks
+        self.registrations: list[Registration] = []
+
+    def make_urn(self, parent: str, type_: str, name: str) -> str:
+        """Build URNs the way the engine does: the type chain of every ancestor but the stack."""
+        if parent:
+            parent_type = parent.split("::")[2]
+            if parent_type != "pulumi:pulumi:Stack":
+                type_ = f"{parent_type}${type_}"
+        return "::".join(["urn:pulumi:" + settings.get_stack(), settings.get_project(), type_, name])
+
+    def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (gRPC method name)
+        """Register a resource with the mocks and record what the engine would see."""
+        response = super().RegisterResource(request)
+        _ensure_event_loop()
+        inputs = rpc.deserialize_properties(request.object) if request.object else {}
+        inputs = _plain(inputs)
+        if request.type.startswith("pulumi:providers:"):
+            reference = f"{response.urn}::{response.id}"
+            self.deterministic.region_of_provider[reference] = str(inputs.get("region", ""))
+        self.registrations.append(
+            Registration(
+                urn=response.urn,
+                type=request.type,
+                name=request.name,
+                custom=bool(request.custom),
+                parent=request.parent,
+                provider=request.provider,
+                inputs=inputs,
+                id=response.id if request.custom else "",
+            )
+        )
+        return response
+
+
+def _plain(value: Any) -> Any:
+    """Strip Pulumi's secret and resource wrappers so inputs are plain JSON."""
+    if isinstance(value, Mapping):
+        if rpc._special_sig_key in value and value[rpc._special_sig_key] == rpc._special_secret_sig:
+            return "[secret]"
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, pulumi.Resource):
+        return getattr(value, "_urn_value", repr(value))
+    return value
+
+
+def run_program(
+    program: Callable[[], None],
+    *,
+    project: str,
+    stack: str,
+    config: Mapping[str, Any] | None = None,
+    account_id: str = MOCK_ACCOUNT_ID,
+    default_region: str = "us-east-1",
+) -> list[Registration]:
+    """Run `program` under the mock runtime and return its registrations in order.
+
+    `config` maps fully qualified keys (`project:key`) to values; structured values are passed as
+    JSON, the way the Pulumi CLI passes them. Each call starts from a fresh root stack, so runs in
+    one process do not leak resources into each other.
+    """
+    mocks = DeterministicMocks(account_id=account_id, default_region=default_region)
+    monitor = RecordingMonitor(mocks)
+    settings.ROOT.set(None)
+    pulumi.runtime.set_all_config(
+        {k: v if isinstance(v, str) else json.dumps(v) for k, v in (config or {}).items()}
+    )
+    pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=True, monitor=monitor)
+    settings.SETTINGS.rpc_manager.clear()
+    _sync_await(run_pulumi_func(program))
+    return monitor.registrations

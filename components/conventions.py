@@ -1,0 +1,104 @@
+"""Conventions every burst component shares: tags, resource names and argument validation.
+
+Keeping these in one place is what makes the components interchangeable across regions and teams:
+the policy pack relies on the tag keys, and the name helpers keep names unique per cluster and
+region and inside AWS length limits.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterable, Mapping
+
+TEAM_TAG = "team"
+"""Tag naming the team that owns (and pays for) a resource."""
+
+PLATFORM_TAG = "platform"
+"""Tag on shared platform resources that belong to no single team."""
+
+ENVIRONMENT_TAG = "environment"
+"""Tag naming the deployment environment (dev, prod, ...)."""
+
+DATA_CLASSIFICATION_TAG = "data-classification"
+"""Tag on storage naming the data class that decides where the data may live."""
+
+PLATFORM_NAME = "burst-platform"
+"""Value of the `platform` tag on shared resources."""
+
+REGION_PATTERN = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
+NAME_PATTERN = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$")
+
+
+class ComponentArgsError(ValueError):
+    """An argument of a burst component is invalid; the message names the field."""
+
+    def __init__(self, field: str, problem: str) -> None:
+        super().__init__(f"{field}: {problem}")
+        self.field = field
+        self.problem = problem
+
+
+def team_tags(team: str, environment: str, **extra: str) -> dict[str, str]:
+    """Tags for a resource owned by `team` in `environment`."""
+    return {TEAM_TAG: team, ENVIRONMENT_TAG: environment, **extra}
+
+
+def platform_tags(environment: str, **extra: str) -> dict[str, str]:
+    """Tags for a shared platform resource in `environment`."""
+    return {PLATFORM_TAG: PLATFORM_NAME, ENVIRONMENT_TAG: environment, **extra}
+
+
+def bounded_name(*parts: str, max_length: int, separator: str = "-") -> str:
+    """Join `parts` into a name of at most `max_length` characters.
+
+    Names that fit are returned as they are. Longer ones are shortened and end in a hash of the full
+    name, so two long names that differ only at the end stay distinct (AWS rule and queue names
+    collide otherwise: terraform-aws-eks#2311).
+    """
+    full = separator.join(p for p in parts if p)
+    if len(full) <= max_length:
+        return full
+    digest = hashlib.sha256(full.encode()).hexdigest()[:8]
+    return f"{full[: max_length - len(digest) - 1].rstrip(separator)}{separator}{digest}"
+
+
+def require_name(field: str, value: str, max_length: int = 63) -> None:
+    """Check that `value` is a lower-case DNS-style name (also a valid Kubernetes name)."""
+    if not isinstance(value, str) or not NAME_PATTERN.match(value) or len(value) > max_length:
+        raise ComponentArgsError(
+            field,
+            f"{value!r} must be lower-case letters, digits and '-', at most {max_length} characters",
+        )
+
+
+def require_region(field: str, value: str) -> None:
+    """Check that `value` looks like an AWS region name such as `eu-west-1`."""
+    if not isinstance(value, str) or not REGION_PATTERN.match(value):
+        raise ComponentArgsError(field, f"{value!r} is not an AWS region name")
+
+
+def require_positive(field: str, value: float, allow_zero: bool = False) -> None:
+    """Check that `value` is a number above zero (or at least zero)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ComponentArgsError(field, f"{value!r} is not a number")
+    if value < 0 or (value == 0 and not allow_zero):
+        raise ComponentArgsError(field, f"must be {'at least' if allow_zero else 'above'} 0")
+
+
+def require_non_empty(field: str, values: Iterable[object]) -> None:
+    """Check that a list argument has at least one element."""
+    if not list(values):
+        raise ComponentArgsError(field, "must not be empty")
+
+
+def require_tags(field: str, tags: Mapping[str, str], *required: str) -> None:
+    """Check that `tags` carries every key in `required`."""
+    missing = [key for key in required if not tags.get(key)]
+    if missing:
+        raise ComponentArgsError(field, f"missing tag(s) {', '.join(missing)}")
+
+
+def aws_partition_arn(service: str, region: str, account_id: str, resource: str) -> str:
+    """Build an ARN in the `aws` partition (used where an ARN is needed before a resource exists)."""
+    return f"arn:aws:{service}:{region}:{account_id}:{resource}"

@@ -1,0 +1,20 @@
+"""Pinned versions of the third-party software the burst layer installs and validates against.
+
+This module is the single source of these pins: `scripts/setup.sh` reads it to fetch the matching
+CRD schemas and OPA binary, and the components use it for Helm chart versions.
+"""
+
+KARPENTER_VERSION = "1.14.1"
+"""Karpenter Helm chart and CRD version (karpenter.sh/v1, karpenter.k8s.aws/v1)."""
+
+KUEUE_VERSION = "0.19.2"
+"""Kueue Helm chart and CRD version (kueue.x-k8s.io/v1beta2)."""
+
+OPA_VERSION = "1.22.2"
+"""Open Policy Agent release used to evaluate the policy pack."""
+
+CHECKOV_VERSION = "3.3.30"
+"""checkov release, installed in its own virtualenv (`.venv-checkov`)."""
+
+EKS_VERSION = "1.34"
+"""Kubernetes version of clusters the platform creates."""

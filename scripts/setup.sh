@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Installs everything the project needs, idempotently and offline-friendly:
+#   .venv            Python 3.11 with the package and its dev tools
+#   .tools/bin/opa   pinned OPA (or a matching `opa` already on PATH)
+#   .venv-checkov    checkov in its own virtualenv (its pins conflict with pulumi)
+#   .tools/crds      Karpenter and Kueue CRD schemas from the Go module proxy
+# Fast when everything is already in place.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+pin() { sed -n "s/^$1 = \"\(.*\)\"/\1/p" components/versions.py; }
+OPA_VERSION=$(pin OPA_VERSION)
+KARPENTER_VERSION=$(pin KARPENTER_VERSION)
+KUEUE_VERSION=$(pin KUEUE_VERSION)
+CHECKOV_VERSION=$(pin CHECKOV_VERSION)
+PYTHON=${PYTHON:-python3.11}
+mkdir -p .tools/bin .tools/crds
+
+stamp_ok() { [ -f "$1" ] && [ "$(cat "$1")" = "$2" ]; }
+
+# 1. Python virtualenv with the package (editable) and dev tools.
+py_key=$(cat pyproject.toml | sha256sum | cut -c1-16)
+if ! stamp_ok .venv/.burst-stamp "$py_key"; then
+  echo "setup: installing Python dependencies into .venv" >&2
+  [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
+  .venv/bin/python -m pip install --quiet --upgrade "pip>=24,<27"
+  .venv/bin/python -m pip install --quiet -e '.[dev]'
+  echo "$py_key" > .venv/.burst-stamp
+fi
+
+# 2. OPA: reuse a matching binary on PATH, else build the pinned release with go install.
+if ! stamp_ok .tools/opa-stamp "$OPA_VERSION"; then
+  if command -v opa >/dev/null 2>&1 && opa version 2>/dev/null | grep -q "^Version: ${OPA_VERSION}$"; then
+    ln -sf "$(command -v opa)" .tools/bin/opa
+  else
+    echo "setup: building OPA v${OPA_VERSION} with go install" >&2
+    GOBIN="$ROOT/.tools/bin" CGO_ENABLED=0 GOFLAGS=-mod=mod \
+      go install "github.com/open-policy-agent/opa@v${OPA_VERSION}"
+  fi
+  .tools/bin/opa version | grep -q "^Version: ${OPA_VERSION}$"
+  echo "$OPA_VERSION" > .tools/opa-stamp
+fi
+
+# 3. checkov in its own virtualenv, used as a CLI only.
+if ! stamp_ok .venv-checkov/.burst-stamp "$CHECKOV_VERSION"; then
+  echo "setup: installing checkov ${CHECKOV_VERSION} into .venv-checkov" >&2
+  [ -x .venv-checkov/bin/python ] || "$PYTHON" -m venv .venv-checkov
+  .venv-checkov/bin/python -m pip install --quiet "checkov==${CHECKOV_VERSION}"
+  echo "$CHECKOV_VERSION" > .venv-checkov/.burst-stamp
+fi
+
+# 4. CRD schemas from the Go module proxy (never committed to the repository).
+module_dir() {
+  GOFLAGS=-mod=mod go mod download -json "$1" \
+    | "$ROOT/.venv/bin/python" -c 'import json,sys; d=json.load(sys.stdin); e=d.get("Error"); sys.exit("setup: "+e) if e else print(d["Dir"])'
+}
+crd_key="karpenter-${KARPENTER_VERSION}+kueue-${KUEUE_VERSION}"
+if ! stamp_ok .tools/crds/.stamp "$crd_key"; then
+  echo "setup: fetching Karpenter v${KARPENTER_VERSION} and Kueue v${KUEUE_VERSION} CRDs" >&2
+  rm -f .tools/crds/*.yaml
+  karpenter=$(module_dir "github.com/aws/karpenter-provider-aws@v${KARPENTER_VERSION}")
+  kueue=$(module_dir "sigs.k8s.io/kueue@v${KUEUE_VERSION}")
+  cp "$karpenter"/pkg/apis/crds/karpenter.sh_nodepools.yaml \
+     "$karpenter"/pkg/apis/crds/karpenter.k8s.aws_ec2nodeclasses.yaml .tools/crds/
+  cp "$kueue"/config/components/crd/bases/kueue.x-k8s.io_*.yaml .tools/crds/
+  chmod u+w .tools/crds/*.yaml
+  echo "$crd_key" > .tools/crds/.stamp
+fi
