@@ -48,12 +48,8 @@ class Registration:
     provider: str
     inputs: dict[str, Any]
     id: str = ""
-
-
-@dataclass
-class _Recorder:
-    registrations: list[Registration] = field(default_factory=list)
-    provider_regions: dict[str, str] = field(default_factory=dict)
+    providers: dict[str, str] = field(default_factory=dict)
+    """Provider references a component was given, by package (empty for custom resources)."""
 
 
 def _digest(*parts: str, length: int = 17) -> str:
@@ -107,6 +103,8 @@ class DeterministicMocks(pulumi_mocks.Mocks):
             state["arn"] = f"arn:aws:iam::{self.account_id}:role{inputs.get('path', '/')}{physical}"
         elif typ == "aws:iam/policy:Policy":
             state["arn"] = f"arn:aws:iam::{self.account_id}:policy{inputs.get('path', '/')}{physical}"
+        elif typ == "aws:ec2/vpcEndpoint:VpcEndpoint":
+            state["prefixListId"] = f"pl-{_digest(typ, region, name, length=8)}"
         elif typ == "aws:kms/key:Key":
             state["keyId"] = resource_id
             state["arn"] = f"arn:aws:kms:{region}:{self.account_id}:key/{resource_id}"
@@ -165,6 +163,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                 provider=request.provider,
                 inputs=inputs,
                 id=response.id if request.custom else "",
+                providers=dict(request.providers),
             )
         )
         return response

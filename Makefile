@@ -1,0 +1,44 @@
+# burst-platform: every target installs what it needs through `make setup` first.
+VENV := .venv
+PY := $(VENV)/bin/python
+BURST := $(VENV)/bin/burst
+OPA := .tools/bin/opa
+STACK ?= prod
+
+.PHONY: setup plan check test lint fmt policy-test policy-docs bench clean
+
+setup:
+	@bash scripts/setup.sh
+
+plan: setup
+	@$(BURST) plan --stack $(STACK) --out build/$(STACK)-preview.json
+
+check: setup
+	@$(BURST) check --stack $(STACK)
+
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+	$(OPA) fmt --list --fail policies/
+	$(OPA) check --strict policies/
+
+fmt: setup
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+	$(OPA) fmt --write policies/
+
+policy-test: setup
+	$(OPA) test policies/ --coverage --threshold 90 --format json > /dev/null || $(OPA) test policies/ -v
+
+policy-docs: setup
+	$(PY) -m burst.policy_pack > policies/README.md
+
+test: lint
+	$(VENV)/bin/pytest -q
+
+bench: setup
+	$(PY) -m bench.run
+
+clean:
+	rm -rf build .pytest_cache .mypy_cache .ruff_cache .hypothesis

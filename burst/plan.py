@@ -1,0 +1,145 @@
+"""`burst plan`: run the program offline and write a `pulumi preview --json` document.
+
+The plan uses Pulumi's mock runtime, so it needs no cloud account, credentials or Pulumi CLI, and
+its output has the exact shape of `pulumi preview --json` (`steps[]` with `op`, `urn`, `provider`
+and `newState`), so `burst check` reads a real preview and an offline plan the same way.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from burst.errors import BurstError
+from burst.mock_runtime import Registration, run_program
+from components.conventions import ComponentArgsError
+from infra.config import PROJECT, parse_stack_config, read_stack_file, to_pulumi_config
+
+
+def plan_stack(stack: str, root: Path) -> dict[str, Any]:
+    """Plan stack `stack` of the project in `root` and return the preview document."""
+    return plan_registrations(stack, root)[1]
+
+
+def plan_registrations(stack: str, root: Path) -> tuple[list[Registration], dict[str, Any]]:
+    """Plan stack `stack`; return the registrations and the preview document built from them."""
+    project = _project_name(root / "Pulumi.yaml")
+    stack_file = root / f"Pulumi.{stack}.yaml"
+    raw = read_stack_file(stack_file)
+    try:
+        config = parse_stack_config(raw)
+    except BurstError as error:
+        raise BurstError([f"{stack_file}: {line}" for line in error.problems]) from None
+
+    from infra.program import build_platform
+
+    try:
+        registrations = run_program(
+            lambda: build_platform(config),
+            project=project,
+            stack=stack,
+            config=to_pulumi_config(raw),
+            account_id=config.account_id,
+            default_region=config.regions[0],
+        )
+    except ComponentArgsError as error:
+        raise BurstError(f"{stack_file}: component argument {error}") from None
+    config_values = {**to_pulumi_config(raw), "aws:region": config.regions[0]}
+    return registrations, preview_document(registrations, config_values)
+
+
+def _project_name(path: Path) -> str:
+    try:
+        document = yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError):
+        raise BurstError(f"{path}: missing or invalid project file") from None
+    name = document.get("name") if isinstance(document, dict) else None
+    if name != PROJECT:
+        raise BurstError(f"{path}: project name must be {PROJECT!r}, got {name!r}")
+    return PROJECT
+
+
+def preview_document(registrations: Sequence[Registration], config: dict[str, str]) -> dict[str, Any]:
+    """Turn registrations into the JSON document `pulumi preview --json` prints for a new stack."""
+    steps = [
+        {
+            "op": "create",
+            "urn": r.urn,
+            "provider": r.provider,
+            "newState": {
+                "urn": r.urn,
+                "custom": r.custom,
+                "type": r.type,
+                "id": "",
+                "inputs": r.inputs,
+                "parent": r.parent,
+                "provider": r.provider,
+            },
+        }
+        for r in registrations
+    ]
+    return {
+        "config": config,
+        "steps": steps,
+        "changeSummary": {"create": len(steps)},
+    }
+
+
+def resource_regions(registrations: Sequence[Registration]) -> dict[str, str]:
+    """Region of every registration: its own input, its provider's, or its nearest ancestor's.
+
+    Kubernetes resources get the region of the cluster behind their provider, which is why the
+    lookup also follows a provider's parent (the cluster component) and a component's providers.
+    """
+    by_urn = {r.urn: r for r in registrations}
+    regions: dict[str, str] = {}
+
+    def region_of(urn: str) -> str:
+        if urn not in regions:
+            regions[urn] = ""  # guards against cycles while this URN is being resolved
+            resource = by_urn.get(urn)
+            if resource is not None:
+                own = resource.inputs.get("region") if _is_aws(resource.type) else None
+                references = [resource.provider, *resource.providers.values(), resource.parent]
+                regions[urn] = own if isinstance(own, str) and own else next(
+                    (found for ref in references if ref and (found := region_of(_urn_of(ref)))), ""
+                )
+        return regions[urn]
+
+    for registration in registrations:
+        region_of(registration.urn)
+    return regions
+
+
+def _is_aws(resource_type: str) -> bool:
+    return resource_type.startswith("aws:") or resource_type == "pulumi:providers:aws"
+
+
+def _urn_of(reference: str) -> str:
+    """A provider reference is `URN::ID` (a URN has three `::`); a parent is a bare URN."""
+    return reference.rsplit("::", 1)[0] if reference.count("::") > 3 else reference
+
+
+def summary(registrations: Sequence[Registration]) -> str:
+    """Readable plan summary: resource counts per region and type, and the total."""
+    regions = resource_regions(registrations)
+    counts: Counter[tuple[str, str]] = Counter(
+        (regions.get(r.urn) or "global", r.type) for r in registrations if r.custom
+    )
+    lines = [f"Plan: {len(registrations)} steps, {sum(counts.values())} resources"]
+    for region in sorted({region for region, _ in counts}):
+        in_region = {t: n for (reg, t), n in counts.items() if reg == region}
+        lines.append(f"\n{region} ({sum(in_region.values())} resources)")
+        lines.extend(f"  {n:5d}  {t}" for t, n in sorted(in_region.items()))
+    return "\n".join(lines)
+
+
+def write_document(document: dict[str, Any], out: Path) -> None:
+    """Write the preview document as JSON."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(document, indent=1, sort_keys=False) + "\n")

@@ -1,0 +1,498 @@
+"""Cluster access for a burst region: a private EKS cluster, or an existing cluster to attach to.
+
+Either way the component hands out what the rest of the layer needs: the cluster's name, ARN and
+endpoint, a Kubernetes provider bound to it, the IAM role Karpenter gives its nodes (with the EKS
+access entry that lets them join), a KMS key for node volumes, and a permissions boundary that every
+platform role carries.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_kubernetes as k8s
+
+from components.conventions import (
+    ComponentArgsError,
+    bounded_name,
+    platform_tags,
+    require_name,
+    require_region,
+)
+from components.network import DISCOVERY_TAG
+from components.versions import EKS_VERSION
+
+CONTROL_PLANE_LOG_TYPES = ("api", "audit", "authenticator", "controllerManager", "scheduler")
+NODE_MANAGED_POLICIES = (
+    "AmazonEKSWorkerNodePolicy",
+    "AmazonEC2ContainerRegistryPullOnly",
+    "AmazonEKS_CNI_Policy",
+    "AmazonSSMManagedInstanceCore",
+)
+SYSTEM_NODE_LABELS = {"burst.io/node-role": "system"}
+"""Labels of the system node group a created cluster runs its controllers on."""
+
+_ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$")
+_ACCOUNT_ID = re.compile(r"^\d{12}$")
+
+
+@dataclass(frozen=True)
+class BurstClusterArgs:
+    """Arguments of `BurstCluster`."""
+
+    mode: Literal["create", "attach"]
+    """`create` a private EKS cluster, or `attach` to an existing one by name."""
+
+    cluster_name: str
+    """Name of the cluster to create, or of the existing cluster."""
+
+    environment: str
+    """Environment tag value."""
+
+    region: str
+    """Region the provider deploys to (IAM names include it, since IAM is global)."""
+
+    account_id: str
+    """AWS account ID, for trust conditions and the permissions boundary."""
+
+    discovery_tag_value: str
+    """Value of `karpenter.sh/discovery` put on the cluster security group."""
+
+    subnet_ids: pulumi.Input[Sequence[pulumi.Input[str]]] = ()
+    """Private subnets of the cluster and its system nodes (create mode)."""
+
+    node_security_group_id: pulumi.Input[str] | None = None
+    """Security group of burst nodes, allowed to reach the API server (create mode)."""
+
+    admin_role_arns: Sequence[str] = ()
+    """IAM roles given cluster-admin through EKS access entries (create mode)."""
+
+    kubernetes_version: str = EKS_VERSION
+    """Kubernetes version of a created cluster."""
+
+    log_retention_days: int = 90
+    """Retention of the control-plane log group."""
+
+    system_node_instance_types: Sequence[str] = ("m6i.large",)
+    """On-demand instance types of the small node group that runs Karpenter and Kueue."""
+
+    system_node_count: int = 2
+    """Number of system nodes (at least 2 for controller availability)."""
+
+    max_session_seconds: int = 3600
+    """Maximum session of every role this component creates."""
+
+    boundary_services: Sequence[str] = field(
+        default=(
+            "ec2",
+            "eks",
+            "eks-auth",
+            "ecr",
+            "sqs",
+            "ssm",
+            "kms",
+            "logs",
+            "cloudwatch",
+            "s3",
+            "pricing",
+            "sts",
+        )
+    )
+    """Services platform roles may use at all; the boundary caps every platform role to these."""
+
+    def __post_init__(self) -> None:
+        if self.mode not in ("create", "attach"):
+            raise ComponentArgsError("mode", f"{self.mode!r} must be 'create' or 'attach'")
+        require_name("cluster_name", self.cluster_name, max_length=100)
+        require_name("environment", self.environment)
+        require_region("region", self.region)
+        if not _ACCOUNT_ID.match(self.account_id):
+            raise ComponentArgsError("account_id", f"{self.account_id!r} is not a 12-digit ID")
+        require_name("discovery_tag_value", self.discovery_tag_value)
+        for i, arn in enumerate(self.admin_role_arns):
+            if not _ROLE_ARN.match(arn):
+                raise ComponentArgsError(f"admin_role_arns[{i}]", f"{arn!r} is not an IAM role ARN")
+        if self.mode == "create":
+            if self.node_security_group_id is None:
+                raise ComponentArgsError("node_security_group_id", "required in create mode")
+            if isinstance(self.subnet_ids, list | tuple) and len(self.subnet_ids) < 2:
+                raise ComponentArgsError("subnet_ids", "create mode needs at least two subnets")
+        if not 1 <= self.log_retention_days <= 3653:
+            raise ComponentArgsError("log_retention_days", "must be between 1 and 3653")
+        if self.system_node_count < 2:
+            raise ComponentArgsError("system_node_count", "must be at least 2")
+        if not self.system_node_instance_types:
+            raise ComponentArgsError("system_node_instance_types", "must not be empty")
+        if not 900 <= self.max_session_seconds <= 3600:
+            raise ComponentArgsError("max_session_seconds", "must be between 900 and 3600")
+
+
+def service_trust_policy(service: str, account_id: str) -> dict[str, Any]:
+    """Trust policy for an AWS service principal, limited to requests from our own account."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": service},
+                "Action": "sts:AssumeRole",
+                "Condition": {"StringEquals": {"aws:SourceAccount": account_id}},
+            }
+        ],
+    }
+
+
+def node_trust_policy() -> dict[str, Any]:
+    """Trust policy of the node role: EC2 instances launched for the cluster."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "ec2.amazonaws.com"},
+                "Action": "sts:AssumeRole",
+            }
+        ],
+    }
+
+
+def boundary_policy_document(services: Sequence[str], region: str) -> dict[str, Any]:
+    """Permissions boundary of platform roles: listed services in this region, no long-lived keys."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "PlatformServices",
+                "Effect": "Allow",
+                "Action": [f"{service}:*" for service in services],
+                "Resource": "*",
+            },
+            {
+                "Sid": "PlatformIdentity",
+                "Effect": "Allow",
+                "Action": [
+                    "iam:PassRole",
+                    "iam:GetInstanceProfile",
+                    "iam:CreateInstanceProfile",
+                    "iam:TagInstanceProfile",
+                    "iam:AddRoleToInstanceProfile",
+                    "iam:RemoveRoleFromInstanceProfile",
+                    "iam:DeleteInstanceProfile",
+                    "iam:ListInstanceProfiles",
+                ],
+                "Resource": "*",
+            },
+            {
+                "Sid": "NoLongLivedCredentials",
+                "Effect": "Deny",
+                "Action": [
+                    "iam:CreateUser",
+                    "iam:CreateAccessKey",
+                    "iam:CreateLoginProfile",
+                    "iam:UpdateAssumeRolePolicy",
+                ],
+                "Resource": "*",
+            },
+            {
+                "Sid": "StayInRegion",
+                "Effect": "Deny",
+                "NotAction": ["iam:*", "sts:*", "pricing:*"],
+                "Resource": "*",
+                "Condition": {"StringNotEquals": {"aws:RequestedRegion": region}},
+            },
+        ],
+    }
+
+
+def kubeconfig(cluster_name: str, endpoint: str, ca_data: str, region: str) -> str:
+    """Kubeconfig that authenticates with short-lived tokens from `aws eks get-token`."""
+    return json.dumps(
+        {
+            "apiVersion": "v1",
+            "kind": "Config",
+            "clusters": [
+                {
+                    "name": cluster_name,
+                    "cluster": {"server": endpoint, "certificate-authority-data": ca_data},
+                }
+            ],
+            "contexts": [{"name": cluster_name, "context": {"cluster": cluster_name, "user": "aws"}}],
+            "current-context": cluster_name,
+            "users": [
+                {
+                    "name": "aws",
+                    "user": {
+                        "exec": {
+                            "apiVersion": "client.authentication.k8s.io/v1beta1",
+                            "command": "aws",
+                            "args": [
+                                "eks",
+                                "get-token",
+                                "--cluster-name",
+                                cluster_name,
+                                "--region",
+                                region,
+                            ],
+                        }
+                    },
+                }
+            ],
+        }
+    )
+
+
+class BurstCluster(pulumi.ComponentResource):
+    """Private EKS cluster (or an attached one) with node identity and a Kubernetes provider."""
+
+    cluster_name: pulumi.Output[str]
+    """Name of the cluster."""
+
+    cluster_arn: pulumi.Output[str]
+    """ARN of the cluster (Pod Identity trust conditions use it)."""
+
+    endpoint: pulumi.Output[str]
+    """Private API server endpoint."""
+
+    node_role_name: pulumi.Output[str]
+    """IAM role of burst nodes; the EC2NodeClass `role`."""
+
+    node_role_arn: pulumi.Output[str]
+    """ARN of the node role (Karpenter passes it to EC2)."""
+
+    volume_kms_key_arn: pulumi.Output[str]
+    """KMS key encrypting node root volumes."""
+
+    permissions_boundary_arn: pulumi.Output[str]
+    """Permissions boundary of platform roles in this region."""
+
+    k8s_provider: k8s.Provider
+    """Kubernetes provider bound to this cluster; pass it to the in-cluster components."""
+
+    system_node_selector: dict[str, str]
+    """Node selector for controllers: the system node group when created, any node when attached."""
+
+    def __init__(
+        self, name: str, args: BurstClusterArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("burst:cluster:BurstCluster", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        tags = platform_tags(args.environment, ClusterName=args.cluster_name)
+        self._args = args
+
+        boundary = aws.iam.Policy(
+            f"{name}-boundary",
+            name=bounded_name("burst-boundary", args.cluster_name, args.region, max_length=128),
+            description="Permissions boundary of burst platform roles",
+            policy=json.dumps(boundary_policy_document(args.boundary_services, args.region)),
+            tags=tags,
+            opts=child,
+        )
+        self.permissions_boundary_arn = boundary.arn
+
+        volume_key = aws.kms.Key(
+            f"{name}-volumes",
+            description=f"Root volumes of burst nodes in {args.cluster_name}",
+            enable_key_rotation=True,
+            deletion_window_in_days=30,
+            tags=tags,
+            opts=child,
+        )
+        aws.kms.Alias(
+            f"{name}-volumes",
+            name=f"alias/{bounded_name('burst', args.cluster_name, 'volumes', max_length=200)}",
+            target_key_id=volume_key.key_id,
+            opts=child,
+        )
+        self.volume_kms_key_arn = volume_key.arn
+
+        node_role = aws.iam.Role(
+            f"{name}-node",
+            name=bounded_name("burst-node", args.cluster_name, args.region, max_length=64),
+            assume_role_policy=json.dumps(node_trust_policy()),
+            max_session_duration=args.max_session_seconds,
+            permissions_boundary=boundary.arn,
+            tags=tags,
+            opts=child,
+        )
+        for policy in NODE_MANAGED_POLICIES:
+            aws.iam.RolePolicyAttachment(
+                f"{name}-node-{policy}",
+                role=node_role.name,
+                policy_arn=f"arn:aws:iam::aws:policy/{policy}",
+                opts=child,
+            )
+        self.node_role_name = node_role.name
+        self.node_role_arn = node_role.arn
+
+        self.system_node_selector = dict(SYSTEM_NODE_LABELS) if args.mode == "create" else {}
+        if args.mode == "create":
+            cluster = self._create_cluster(name, args, node_role, boundary, tags)
+            self.cluster_name = cluster.name
+            self.cluster_arn = cluster.arn
+            self.endpoint = cluster.endpoint
+            ca_data = cluster.certificate_authority.data
+            cluster_sg = cluster.vpc_config.cluster_security_group_id
+            access_dependency: list[pulumi.Resource] = [cluster]
+        else:
+            existing = aws.eks.get_cluster_output(
+                name=args.cluster_name, opts=pulumi.InvokeOptions(parent=self)
+            )
+            self.cluster_name = existing.name
+            self.cluster_arn = existing.arn
+            self.endpoint = existing.endpoint
+            ca_data = existing.certificate_authorities[0].data
+            cluster_sg = existing.vpc_config.cluster_security_group_id
+            access_dependency = []
+
+        aws.eks.AccessEntry(
+            f"{name}-node",
+            cluster_name=self.cluster_name,
+            principal_arn=node_role.arn,
+            type="EC2_LINUX",
+            tags=tags,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=access_dependency),
+        )
+        aws.ec2.Tag(
+            f"{name}-cluster-sg-discovery",
+            resource_id=cluster_sg,
+            key=DISCOVERY_TAG,
+            value=args.discovery_tag_value,
+            opts=child,
+        )
+
+        self.k8s_provider = k8s.Provider(
+            f"{name}-k8s",
+            kubeconfig=pulumi.Output.all(self.cluster_name, self.endpoint, ca_data).apply(
+                lambda values: kubeconfig(values[0], values[1], values[2], args.region)
+            ),
+            enable_server_side_apply=True,
+            opts=child,
+        )
+        self.register_outputs(
+            {
+                "cluster_name": self.cluster_name,
+                "cluster_arn": self.cluster_arn,
+                "endpoint": self.endpoint,
+                "node_role_name": self.node_role_name,
+                "node_role_arn": self.node_role_arn,
+                "volume_kms_key_arn": self.volume_kms_key_arn,
+                "permissions_boundary_arn": self.permissions_boundary_arn,
+            }
+        )
+
+    def _create_cluster(
+        self,
+        name: str,
+        args: BurstClusterArgs,
+        node_role: aws.iam.Role,
+        boundary: aws.iam.Policy,
+        tags: dict[str, str],
+    ) -> aws.eks.Cluster:
+        child = pulumi.ResourceOptions(parent=self)
+        secrets_key = aws.kms.Key(
+            f"{name}-secrets",
+            description=f"Kubernetes secrets of {args.cluster_name}",
+            enable_key_rotation=True,
+            deletion_window_in_days=30,
+            tags=tags,
+            opts=child,
+        )
+        cluster_role = aws.iam.Role(
+            f"{name}-cluster",
+            name=bounded_name("burst-eks", args.cluster_name, args.region, max_length=64),
+            assume_role_policy=json.dumps(
+                service_trust_policy("eks.amazonaws.com", args.account_id)
+            ),
+            max_session_duration=args.max_session_seconds,
+            permissions_boundary=boundary.arn,
+            tags=tags,
+            opts=child,
+        )
+        attachment = aws.iam.RolePolicyAttachment(
+            f"{name}-cluster-policy",
+            role=cluster_role.name,
+            policy_arn="arn:aws:iam::aws:policy/AmazonEKSClusterPolicy",
+            opts=child,
+        )
+        log_group = aws.cloudwatch.LogGroup(
+            f"{name}-control-plane",
+            name=f"/aws/eks/{args.cluster_name}/cluster",
+            retention_in_days=args.log_retention_days,
+            tags=tags,
+            opts=child,
+        )
+        cluster = aws.eks.Cluster(
+            f"{name}-eks",
+            name=args.cluster_name,
+            version=args.kubernetes_version,
+            role_arn=cluster_role.arn,
+            vpc_config=aws.eks.ClusterVpcConfigArgs(
+                subnet_ids=args.subnet_ids,
+                security_group_ids=[args.node_security_group_id] if args.node_security_group_id else [],
+                endpoint_private_access=True,
+                endpoint_public_access=False,
+            ),
+            encryption_config=aws.eks.ClusterEncryptionConfigArgs(
+                provider=aws.eks.ClusterEncryptionConfigProviderArgs(key_arn=secrets_key.arn),
+                resources=["secrets"],
+            ),
+            enabled_cluster_log_types=list(CONTROL_PLANE_LOG_TYPES),
+            access_config=aws.eks.ClusterAccessConfigArgs(
+                authentication_mode="API",
+                bootstrap_cluster_creator_admin_permissions=False,
+            ),
+            tags=tags,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[attachment, log_group]),
+        )
+        aws.eks.Addon(
+            f"{name}-pod-identity-agent",
+            cluster_name=cluster.name,
+            addon_name="eks-pod-identity-agent",
+            resolve_conflicts_on_create="OVERWRITE",
+            tags=tags,
+            opts=child,
+        )
+        for i, role_arn in enumerate(args.admin_role_arns):
+            entry = aws.eks.AccessEntry(
+                f"{name}-admin-{i}",
+                cluster_name=cluster.name,
+                principal_arn=role_arn,
+                type="STANDARD",
+                tags=tags,
+                opts=child,
+            )
+            aws.eks.AccessPolicyAssociation(
+                f"{name}-admin-{i}",
+                cluster_name=cluster.name,
+                principal_arn=role_arn,
+                policy_arn="arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy",
+                access_scope=aws.eks.AccessPolicyAssociationAccessScopeArgs(type="cluster"),
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[entry]),
+            )
+        aws.eks.NodeGroup(
+            f"{name}-system",
+            cluster_name=cluster.name,
+            node_role_arn=node_role.arn,
+            subnet_ids=args.subnet_ids,
+            capacity_type="ON_DEMAND",
+            instance_types=list(args.system_node_instance_types),
+            scaling_config=aws.eks.NodeGroupScalingConfigArgs(
+                desired_size=args.system_node_count,
+                min_size=args.system_node_count,
+                max_size=args.system_node_count + 1,
+            ),
+            labels=SYSTEM_NODE_LABELS,
+            taints=[
+                aws.eks.NodeGroupTaintArgs(key="CriticalAddonsOnly", value="true", effect="NO_SCHEDULE")
+            ],
+            tags=tags,
+            opts=child,
+        )
+        return cluster
+

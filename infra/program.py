@@ -1,0 +1,215 @@
+"""The burst-platform Pulumi program: one burst layer per region, budgets once per stack.
+
+Every region gets an explicit AWS provider (default providers are disabled in `Pulumi.yaml`), so
+the components stay region-agnostic and the same code serves one region or twenty. Resource names
+carry the region, which keeps URNs and AWS names unique across regions.
+"""
+
+from __future__ import annotations
+
+import pulumi
+import pulumi_aws as aws
+
+from components.budgets import CostAllocationTags, CostAllocationTagsArgs, TeamBudget, TeamBudgetArgs
+from components.cluster import BurstCluster, BurstClusterArgs
+from components.dataset_storage import Dataset, DatasetStorage, DatasetStorageArgs
+from components.gpu_capacity import GpuCapacity, GpuCapacityArgs
+from components.interruption import InterruptionQueue, InterruptionQueueArgs
+from components.karpenter import KarpenterController, KarpenterControllerArgs
+from components.network import OnPremLink, PrivateNetwork, PrivateNetworkArgs
+from components.team_queues import TeamQueues, TeamQueuesArgs, TeamQuota
+from components.workload_identity import WorkloadIdentity, WorkloadIdentityArgs
+from infra.config import StackConfig
+
+ZONE_LETTERS = "abcdef"
+
+
+def build_platform(config: StackConfig) -> None:
+    """Declare the whole burst layer for `config` and export its key outputs."""
+    controller_roles: list[pulumi.Output[str]] = []
+    exports: dict[str, dict[str, pulumi.Output[str] | str]] = {}
+    for region in config.regions:
+        controller_role, region_exports = build_region(config, region)
+        controller_roles.append(controller_role)
+        exports[region] = region_exports
+    build_budgets(config, controller_roles)
+    pulumi.export("regions", exports)
+
+
+def build_region(
+    config: StackConfig, region: str
+) -> tuple[pulumi.Output[str], dict[str, pulumi.Output[str] | str]]:
+    """Declare one region's burst layer; returns the Karpenter controller role name and exports."""
+    env = config.environment
+    provider = aws.Provider(f"aws-{region}", region=region, allowed_account_ids=[config.account_id])
+    aws_only = pulumi.ResourceOptions(providers=[provider])
+    discovery = f"{config.cluster_name}-{region}"
+
+    network = PrivateNetwork(
+        f"network-{region}",
+        PrivateNetworkArgs(
+            environment=env,
+            region=region,
+            account_id=config.account_id,
+            cidr_block=config.vpc_cidrs[region],
+            availability_zones=[f"{region}{z}" for z in ZONE_LETTERS[: config.availability_zone_count]],
+            discovery_tag_value=discovery,
+            on_prem=_on_prem_link(config, region),
+        ),
+        opts=aws_only,
+    )
+    cluster = BurstCluster(
+        f"cluster-{region}",
+        BurstClusterArgs(
+            mode="create" if config.cluster_mode == "create" else "attach",
+            cluster_name=config.cluster_name,
+            environment=env,
+            region=region,
+            account_id=config.account_id,
+            discovery_tag_value=discovery,
+            subnet_ids=network.private_subnet_ids,
+            node_security_group_id=network.node_security_group_id,
+            admin_role_arns=config.admin_role_arns,
+        ),
+        opts=aws_only,
+    )
+    interruption = InterruptionQueue(
+        f"interruption-{region}",
+        InterruptionQueueArgs(cluster_name=config.cluster_name, region=region, environment=env),
+        opts=aws_only,
+    )
+    both = pulumi.ResourceOptions(providers=[provider, cluster.k8s_provider])
+    karpenter = KarpenterController(
+        f"karpenter-{region}",
+        KarpenterControllerArgs(
+            cluster_name=cluster.cluster_name,
+            cluster_arn=cluster.cluster_arn,
+            cluster_endpoint=cluster.endpoint,
+            cluster_label=config.cluster_name,
+            region=region,
+            account_id=config.account_id,
+            environment=env,
+            node_role_arn=cluster.node_role_arn,
+            interruption_queue_name=interruption.queue_name,
+            interruption_queue_arn=interruption.queue_arn,
+            volume_kms_key_arn=cluster.volume_kms_key_arn,
+            permissions_boundary_arn=cluster.permissions_boundary_arn,
+            system_node_selector=cluster.system_node_selector,
+        ),
+        opts=both,
+    )
+    in_cluster = pulumi.ResourceOptions(providers=[cluster.k8s_provider], depends_on=[karpenter])
+    capacity = GpuCapacity(
+        f"gpu-{region}",
+        GpuCapacityArgs(
+            cluster_name=config.cluster_name,
+            environment=env,
+            node_role_name=cluster.node_role_name,
+            discovery_tag_value=discovery,
+            root_volume_kms_key_arn=cluster.volume_kms_key_arn,
+            gpu_instance_families=config.gpu_families,
+            min_instance_types=config.min_instance_types,
+            spot_gpu_limit=config.spot_gpu_limit(),
+            on_demand_gpu_limit=config.on_demand_gpu_limit,
+        ),
+        opts=in_cluster,
+    )
+    queues = TeamQueues(
+        f"queues-{region}",
+        TeamQueuesArgs(
+            teams=[
+                TeamQuota(
+                    name=team.name,
+                    gpu_quota=team.gpu_quota,
+                    on_demand_gpus=team.on_demand_gpus,
+                    gpu_borrowing_limit=team.gpu_borrowing_limit,
+                )
+                for team in config.teams
+            ],
+            environment=env,
+            spot_node_pool=capacity.spot_pool_name_value,
+            on_demand_node_pool=capacity.on_demand_pool_name_value,
+            spot_taint_key=capacity.spot_taint_key,
+        ),
+        opts=in_cluster,
+    )
+
+    for team in config.teams:
+        datasets = [
+            Dataset(
+                name=dataset.name,
+                classification=dataset.classification,
+                object_lock_days=dataset.object_lock_days,
+            )
+            for dataset in config.datasets
+            if dataset.team == team.name and config.data_classes[dataset.classification].allows(region)
+        ]
+        storage = DatasetStorage(
+            f"storage-{team.name}-{region}",
+            DatasetStorageArgs(
+                team=team.name,
+                environment=env,
+                region=region,
+                bucket_prefix=config.bucket_prefix,
+                datasets=datasets,
+                class_regions={name: dc.regions for name, dc in config.data_classes.items()},
+                checkpoint_classification=config.checkpoint_class,
+                checkpoint_expiry_days=config.checkpoint_expiry_days,
+            ),
+            opts=aws_only,
+        )
+        WorkloadIdentity(
+            f"identity-{team.name}-{region}",
+            WorkloadIdentityArgs(
+                team=team.name,
+                environment=env,
+                region=region,
+                account_id=config.account_id,
+                cluster_name=cluster.cluster_name,
+                cluster_arn=cluster.cluster_arn,
+                namespace=queues.namespace_of(team.name),
+                read_bucket_arns=list(storage.dataset_bucket_arns.values()),
+                write_bucket_arns=[storage.checkpoint_bucket_arn],
+                kms_key_arns=[storage.kms_key_arn],
+            ),
+            opts=aws_only,
+        )
+
+    return karpenter.role_name, {
+        "vpcId": network.vpc_id,
+        "clusterName": cluster.cluster_name,
+        "interruptionQueue": interruption.queue_name,
+    }
+
+
+def build_budgets(config: StackConfig, controller_roles: list[pulumi.Output[str]]) -> None:
+    """Declare the account-level cost controls once per stack, in the first region."""
+    provider = aws.Provider("aws-billing", region=config.regions[0], allowed_account_ids=[config.account_id])
+    opts = pulumi.ResourceOptions(providers=[provider])
+    CostAllocationTags("cost-allocation-tags", CostAllocationTagsArgs(), opts=opts)
+    for team in config.teams:
+        TeamBudget(
+            f"budget-{team.name}",
+            TeamBudgetArgs(
+                team=team.name,
+                environment=config.environment,
+                account_id=config.account_id,
+                monthly_limit_usd=team.monthly_budget_usd,
+                alert_emails=team.budget_emails,
+                anomaly_threshold_usd=config.anomaly_threshold_usd,
+                circuit_breaker_role_names=controller_roles if config.circuit_breaker else (),
+            ),
+            opts=opts,
+        )
+
+
+def _on_prem_link(config: StackConfig, region: str) -> OnPremLink | None:
+    link = config.on_prem.get(region)
+    if link is None:
+        return None
+    return OnPremLink(
+        cidrs=link.cidrs,
+        transit_gateway_id=link.transit_gateway_id,
+        customer_gateway_ip=link.customer_gateway_ip,
+        customer_gateway_bgp_asn=link.customer_gateway_bgp_asn,
+    )
