@@ -110,7 +110,7 @@ class DeterministicMocks(pulumi_mocks.Mocks):
             state["arn"] = f"arn:aws:kms:{region}:{self.account_id}:key/{resource_id}"
         return resource_id, state
 
-    def call(self, args: pulumi_mocks.MockCallArgs) -> tuple[dict[str, Any], None]:
+    def call(self, args: pulumi_mocks.MockCallArgs) -> dict[str, Any]:  # type: ignore[override]
         """Answer the data-source calls the components make."""
         region = self._region(args.provider)
         if args.token == "aws:eks/getCluster:getCluster":
@@ -122,9 +122,9 @@ class DeterministicMocks(pulumi_mocks.Mocks):
                 "certificateAuthorities": [{"data": "bW9jay1jYQ=="}],
                 "vpcConfig": {"clusterSecurityGroupId": f"sg-{_digest(cluster, region, 'cluster')}"},
                 "version": "1.34",
-            }, None
+            }
         if args.token == "aws:index/getCallerIdentity:getCallerIdentity":
-            return {"accountId": self.account_id, "arn": f"arn:aws:iam::{self.account_id}:root"}, None
+            return {"accountId": self.account_id, "arn": f"arn:aws:iam::{self.account_id}:root"}
         raise NotImplementedError(f"no mock for data source {args.token}")
 
 

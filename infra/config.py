@@ -299,7 +299,7 @@ def parse_stack_config(raw: Mapping[str, Any]) -> StackConfig:
         if (link := _on_prem(read, value, f"network.onPrem.{region}", list(vpc_cidrs.values())))
     }
     for region in on_prem:
-        if region not in regions:
+        if regions and region not in regions:
             problems.add(f"network.onPrem.{region}", "is not one of the stack's regions")
 
     storage = read.mapping(raw.get("storage"), "storage")
@@ -456,7 +456,7 @@ def _vpc_cidrs(read: _Reader, value: Any, regions: list[str]) -> dict[str, str]:
                 read.problems.add(f"network.cidrs.{region}", f"overlaps the CIDR of {other_region}")
         cidrs[region] = str(network)
     for region in given:
-        if region not in regions:
+        if regions and region not in regions:
             read.problems.add(f"network.cidrs.{region}", "is not one of the stack's regions")
     return cidrs
 

@@ -1,0 +1,180 @@
+"""BurstCluster and KarpenterController: private cluster, attach mode, scoped controller role."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+import pytest
+
+from burst.mock_runtime import Registration
+from components.cluster import CONTROL_PLANE_LOG_TYPES, BurstCluster, BurstClusterArgs
+from components.conventions import ComponentArgsError
+from components.karpenter import KarpenterController, KarpenterControllerArgs
+from components.versions import KARPENTER_VERSION
+from tests.conftest import Run, of_type
+
+ACCOUNT = "111122223333"
+ADMIN = f"arn:aws:iam::{ACCOUNT}:role/platform-admin"
+
+
+def cluster_args(**overrides: Any) -> BurstClusterArgs:
+    values: dict[str, Any] = {
+        "mode": "create",
+        "cluster_name": "burst-dev",
+        "environment": "dev",
+        "region": "eu-west-1",
+        "account_id": ACCOUNT,
+        "discovery_tag_value": "burst-dev-eu-west-1",
+        "subnet_ids": ["subnet-a", "subnet-b"],
+        "node_security_group_id": "sg-nodes",
+        "admin_role_arns": [ADMIN],
+    }
+    values.update(overrides)
+    return BurstClusterArgs(**values)
+
+
+def build(run: Run, args: BurstClusterArgs, **karpenter: Any) -> list[Registration]:
+    def program() -> None:
+        provider = aws.Provider("aws-eu-west-1", region="eu-west-1")
+        cluster = BurstCluster("cluster", args, opts=pulumi.ResourceOptions(providers=[provider]))
+        KarpenterController(
+            "karpenter",
+            KarpenterControllerArgs(
+                cluster_name=cluster.cluster_name,
+                cluster_arn=cluster.cluster_arn,
+                cluster_endpoint=cluster.endpoint,
+                cluster_label=args.cluster_name,
+                region=args.region,
+                account_id=ACCOUNT,
+                environment=args.environment,
+                node_role_arn=cluster.node_role_arn,
+                interruption_queue_name="karpenter-burst-dev-eu-west-1",
+                interruption_queue_arn=f"arn:aws:sqs:eu-west-1:{ACCOUNT}:karpenter-burst-dev-eu-west-1",
+                volume_kms_key_arn=cluster.volume_kms_key_arn,
+                permissions_boundary_arn=cluster.permissions_boundary_arn,
+                system_node_selector=cluster.system_node_selector,
+                **karpenter,
+            ),
+            opts=pulumi.ResourceOptions(providers=[provider, cluster.k8s_provider]),
+        )
+
+    return run(program)
+
+
+def test_created_cluster_is_private_encrypted_and_logged(run: Run) -> None:
+    regs = build(run, cluster_args())
+    (cluster,) = of_type(regs, "aws:eks/cluster:Cluster")
+    vpc = cluster.inputs["vpcConfig"]
+    assert vpc["endpointPrivateAccess"] is True
+    assert vpc["endpointPublicAccess"] is False
+    assert cluster.inputs["encryptionConfig"]["resources"] == ["secrets"]
+    assert cluster.inputs["encryptionConfig"]["provider"]["keyArn"].startswith("arn:aws:kms:eu-west-1:")
+    assert cluster.inputs["enabledClusterLogTypes"] == list(CONTROL_PLANE_LOG_TYPES)
+    assert cluster.inputs["accessConfig"]["authenticationMode"] == "API"
+    addons = [a.inputs["addonName"] for a in of_type(regs, "aws:eks/addon:Addon")]
+    assert addons == ["eks-pod-identity-agent"]
+    entries = {e.inputs["type"]: e for e in of_type(regs, "aws:eks/accessEntry:AccessEntry")}
+    assert entries["STANDARD"].inputs["principalArn"] == ADMIN
+    assert "EC2_LINUX" in entries
+    keys = of_type(regs, "aws:kms/key:Key")
+    assert keys and all(k.inputs["enableKeyRotation"] for k in keys)
+
+
+def test_attach_mode_reads_the_existing_cluster(run: Run) -> None:
+    regs = build(run, cluster_args(mode="attach", subnet_ids=(), node_security_group_id=None, admin_role_arns=()))
+    assert not of_type(regs, "aws:eks/cluster:Cluster")
+    assert not of_type(regs, "aws:eks/nodeGroup:NodeGroup")
+    (entry,) = of_type(regs, "aws:eks/accessEntry:AccessEntry")
+    assert entry.inputs["clusterName"] == "burst-dev"
+    (release,) = of_type(regs, "kubernetes:helm.sh/v3:Release")
+    assert release.inputs["values"]["nodeSelector"] == {}
+    (association,) = of_type(regs, "aws:eks/podIdentityAssociation:PodIdentityAssociation")
+    assert association.inputs["clusterName"] == "burst-dev"
+
+
+def test_karpenter_release_is_pinned_and_points_at_the_queue_name(run: Run) -> None:
+    regs = build(run, cluster_args())
+    (release,) = of_type(regs, "kubernetes:helm.sh/v3:Release")
+    assert release.inputs["version"] == KARPENTER_VERSION
+    settings = release.inputs["values"]["settings"]
+    assert settings["clusterName"] == "burst-dev"
+    assert settings["interruptionQueue"] == "karpenter-burst-dev-eu-west-1"
+    assert not settings["interruptionQueue"].startswith("arn:")
+    assert settings["isolatedVPC"] is True
+    assert release.inputs["values"]["nodeSelector"] == {"burst.io/node-role": "system"}
+    (association,) = of_type(regs, "aws:eks/podIdentityAssociation:PodIdentityAssociation")
+    assert (association.inputs["namespace"], association.inputs["serviceAccount"]) == ("kube-system", "karpenter")
+
+
+def test_image_registry_mirror(run: Run) -> None:
+    mirror = f"{ACCOUNT}.dkr.ecr.eu-west-1.amazonaws.com/ecr-public"
+    regs = build(run, cluster_args(), image_registry=mirror)
+    (release,) = of_type(regs, "kubernetes:helm.sh/v3:Release")
+    assert release.inputs["values"]["controller"]["image"]["repository"] == f"{mirror}/karpenter/controller"
+
+
+def test_roles_are_short_lived_bounded_and_scoped(run: Run) -> None:
+    regs = build(run, cluster_args())
+    roles = {r.name: r for r in of_type(regs, "aws:iam/role:Role")}
+    assert set(roles) == {"cluster-node", "cluster-cluster", "karpenter-role"}
+    for role in roles.values():
+        assert role.inputs["maxSessionDuration"] <= 3600
+        assert role.inputs["permissionsBoundary"].startswith(f"arn:aws:iam::{ACCOUNT}:policy/")
+        assert len(role.inputs["name"]) <= 64 and "eu-west-1" in role.inputs["name"]
+    trust = json.loads(roles["karpenter-role"].inputs["assumeRolePolicy"])["Statement"][0]
+    assert trust["Principal"] == {"Service": "pods.eks.amazonaws.com"}
+    assert trust["Condition"]["StringEquals"]["aws:RequestTag/kubernetes-service-account"] == "karpenter"
+    assert trust["Condition"]["ArnEquals"]["aws:SourceArn"].endswith(":cluster/burst-dev")
+    (policy,) = of_type(regs, "aws:iam/rolePolicy:RolePolicy")
+    statements = {s["Sid"]: s for s in json.loads(policy.inputs["policy"])["Statement"]}
+    assert statements["AllowInterruptionQueueActions"]["Resource"].endswith(":karpenter-burst-dev-eu-west-1")
+    assert statements["AllowPassingInstanceRole"]["Resource"].endswith("role/" + roles["cluster-node"].inputs["name"])
+    for statement in statements.values():
+        assert not (statement["Action"] == "*" and statement["Resource"] == "*")
+
+
+def test_no_iam_users_or_access_keys(run: Run) -> None:
+    regs = build(run, cluster_args())
+    assert not [r for r in regs if r.type.startswith(("aws:iam/user", "aws:iam/accessKey"))]
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field"),
+    [
+        ({"mode": "adopt"}, "mode"),
+        ({"cluster_name": "Burst_Dev"}, "cluster_name"),
+        ({"account_id": "1"}, "account_id"),
+        ({"admin_role_arns": ["arn:aws:iam::111122223333:user/alice"]}, "admin_role_arns[0]"),
+        ({"node_security_group_id": None}, "node_security_group_id"),
+        ({"subnet_ids": ["subnet-a"]}, "subnet_ids"),
+        ({"system_node_count": 1}, "system_node_count"),
+        ({"max_session_seconds": 43200}, "max_session_seconds"),
+    ],
+)
+def test_bad_cluster_arguments_name_the_field(overrides: dict[str, Any], field: str) -> None:
+    with pytest.raises(ComponentArgsError) as error:
+        cluster_args(**overrides)
+    assert error.value.field == field
+
+
+def test_bad_karpenter_arguments_name_the_field() -> None:
+    with pytest.raises(ComponentArgsError) as error:
+        KarpenterControllerArgs(
+            cluster_name="c",
+            cluster_arn="arn",
+            cluster_endpoint="https://x",
+            cluster_label="c",
+            region="eu-west-1",
+            account_id=ACCOUNT,
+            environment="dev",
+            node_role_arn="arn",
+            interruption_queue_name="q",
+            interruption_queue_arn="arn",
+            volume_kms_key_arn="arn",
+            permissions_boundary_arn="arn",
+            chart_version="latest",
+        )
+    assert error.value.field == "chart_version"
