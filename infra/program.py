@@ -114,7 +114,7 @@ def build_region(
         ),
         opts=in_cluster,
     )
-    queues = TeamQueues(
+    TeamQueues(
         f"queues-{region}",
         TeamQueuesArgs(
             teams=[
@@ -127,9 +127,11 @@ def build_region(
                 for team in config.teams
             ],
             environment=env,
-            spot_node_pool=capacity.spot_pool_name_value,
-            on_demand_node_pool=capacity.on_demand_pool_name_value,
+            spot_node_pool=capacity.spot_pool_name,
+            on_demand_node_pool=capacity.on_demand_pool_name,
             spot_taint_key=capacity.spot_taint_key,
+            spot_pool_gpu_limit=config.spot_gpu_limit(),
+            on_demand_pool_gpu_limit=config.on_demand_gpu_limit,
         ),
         opts=in_cluster,
     )
@@ -167,7 +169,7 @@ def build_region(
                 account_id=config.account_id,
                 cluster_name=cluster.cluster_name,
                 cluster_arn=cluster.cluster_arn,
-                namespace=queues.namespace_of(team.name),
+                namespace=team.name,
                 read_bucket_arns=list(storage.dataset_bucket_arns.values()),
                 write_bucket_arns=[storage.checkpoint_bucket_arn],
                 kms_key_arns=[storage.kms_key_arn],
