@@ -64,6 +64,30 @@ def _project_name(path: Path) -> str:
     return PROJECT
 
 
+def stable_order(registrations: Sequence[Registration]) -> list[Registration]:
+    """Order registrations by URN, each after its parent and provider, as the engine requires.
+
+    The mock runtime registers resources in whatever order their inputs resolve, which varies
+    between runs; this order does not, so plans diff cleanly.
+    """
+    by_urn = {r.urn: r for r in registrations}
+    ordered: list[Registration] = []
+    seen: set[str] = set()
+
+    def visit(urn: str) -> None:
+        if urn in seen or urn not in by_urn:
+            return
+        seen.add(urn)
+        resource = by_urn[urn]
+        visit(resource.parent)
+        visit(_urn_of(resource.provider))
+        ordered.append(resource)
+
+    for urn in sorted(by_urn):
+        visit(urn)
+    return ordered
+
+
 def preview_document(registrations: Sequence[Registration], config: dict[str, str]) -> dict[str, Any]:
     """Turn registrations into the JSON document `pulumi preview --json` prints for a new stack."""
     steps = [
@@ -81,7 +105,7 @@ def preview_document(registrations: Sequence[Registration], config: dict[str, st
                 "provider": r.provider,
             },
         }
-        for r in registrations
+        for r in stable_order(registrations)
     ]
     return {
         "config": config,

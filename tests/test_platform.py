@@ -1,0 +1,189 @@
+"""The whole program: multi-region synthesis of the example stacks and the `burst plan` command."""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import inspect
+import json
+import shutil
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from burst.mock_runtime import Registration
+from burst.plan import plan_registrations, resource_regions
+from tests.conftest import ROOT
+
+
+@functools.cache
+def planned(stack: str) -> tuple[list[Registration], dict[str, Any]]:
+    return plan_registrations(stack, ROOT)
+
+
+def custom_resources(stack: str) -> list[Registration]:
+    return [r for r in planned(stack)[0] if r.custom and not r.type.startswith("pulumi:providers:")]
+
+
+@functools.cache
+def takes_tags(resource_type: str) -> bool:
+    """Whether the pulumi-aws class behind a type token accepts `tags`."""
+    module_path, _, class_name = resource_type.removeprefix("aws:").partition(":")
+    module = importlib.import_module(f"pulumi_aws.{module_path.split('/')[0]}")
+    cls = getattr(module, class_name)
+    return "tags" in inspect.signature(cls._internal_init).parameters
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_every_resource_uses_an_explicit_provider(stack: str) -> None:
+    for resource in custom_resources(stack):
+        assert resource.provider, resource.urn
+        assert "::default" not in resource.provider, resource.urn
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_every_taggable_aws_resource_is_tagged(stack: str) -> None:
+    checked = 0
+    for resource in custom_resources(stack):
+        if not resource.type.startswith("aws:") or not takes_tags(resource.type):
+            continue
+        tags = resource.inputs.get("tags") or {}
+        assert ("team" in tags) != ("platform" in tags), resource.urn
+        assert tags.get("environment") == stack, resource.urn
+        if resource.type == "aws:s3/bucket:Bucket":
+            assert tags.get("data-classification"), resource.urn
+        checked += 1
+    assert checked > 50
+
+
+def test_prod_deploys_two_regions_with_their_own_providers() -> None:
+    registrations, _ = planned("prod")
+    providers = [r for r in registrations if r.type == "pulumi:providers:aws"]
+    assert {p.inputs["region"] for p in providers} == {"eu-west-1", "us-east-1"}
+    regions = resource_regions(registrations)
+    clusters = [r for r in registrations if r.type == "aws:eks/cluster:Cluster"]
+    assert sorted(regions[c.urn] for c in clusters) == ["eu-west-1", "us-east-1"]
+    pools = [r for r in registrations if r.type == "kubernetes:karpenter.sh/v1:NodePool"]
+    assert Counter(regions[p.urn] for p in pools) == {"eu-west-1": 2, "us-east-1": 2}
+
+
+def test_restricted_data_stays_in_the_eu() -> None:
+    registrations, _ = planned("prod")
+    regions = resource_regions(registrations)
+    buckets = [r for r in registrations if r.type == "aws:s3/bucket:Bucket"]
+    restricted = [b for b in buckets if b.inputs["tags"]["data-classification"] == "restricted"]
+    assert restricted
+    assert {regions[b.urn] for b in restricted} == {"eu-west-1"}
+
+
+@pytest.mark.parametrize(
+    ("resource_type", "field"),
+    [
+        ("aws:iam/role:Role", "name"),
+        ("aws:iam/policy:Policy", "name"),
+        ("aws:sqs/queue:Queue", "name"),
+        ("aws:cloudwatch/eventRule:EventRule", "name"),
+        ("aws:s3/bucket:Bucket", "bucket"),
+        ("aws:budgets/budget:Budget", "name"),
+    ],
+)
+def test_global_names_are_unique_across_regions(resource_type: str, field: str) -> None:
+    names = [r.inputs[field] for r in custom_resources("prod") if r.type == resource_type]
+    assert names
+    assert len(names) == len(set(names)), Counter(names).most_common(3)
+
+
+def test_preview_document_has_the_shape_of_pulumi_preview_json() -> None:
+    registrations, document = planned("prod")
+    assert set(document) >= {"config", "steps"}
+    assert document["config"]["aws:region"] == "eu-west-1"
+    urns = {step["urn"] for step in document["steps"]}
+    for step in document["steps"]:
+        assert step["op"] == "create"
+        state = step["newState"]
+        assert set(state) >= {"urn", "type", "custom", "inputs", "parent", "provider"}
+        assert state["urn"] == step["urn"]
+        if state["parent"]:
+            assert state["parent"] in urns
+        if state["provider"]:
+            assert state["provider"].rsplit("::", 1)[0] in urns
+    provider_steps = [s for s in document["steps"] if s["newState"]["type"] == "pulumi:providers:aws"]
+    assert all(s["newState"]["inputs"]["region"] for s in provider_steps)
+    assert len(document["steps"]) == len(registrations)
+
+
+def test_plans_are_deterministic() -> None:
+    first = json.dumps(plan_registrations("dev", ROOT)[1], sort_keys=True)
+    second = json.dumps(plan_registrations("dev", ROOT)[1], sort_keys=True)
+    assert first == second
+
+
+def burst(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "burst.cli", *args], cwd=cwd, capture_output=True, text=True, timeout=300
+    )
+
+
+def test_burst_plan_writes_the_document_and_a_summary(tmp_path: Path) -> None:
+    out = tmp_path / "plan.json"
+    result = burst("plan", "--stack", "dev", "--out", str(out), cwd=ROOT)
+    assert result.returncode == 0, result.stderr
+    assert "eu-west-1" in result.stdout and "aws:eks/cluster:Cluster" in result.stdout
+    assert json.loads(out.read_text())["steps"]
+
+
+def broken_project(tmp_path: Path, config_text: str) -> Path:
+    shutil.copy(ROOT / "Pulumi.yaml", tmp_path / "Pulumi.yaml")
+    (tmp_path / "Pulumi.broken.yaml").write_text(config_text)
+    return tmp_path
+
+
+def test_bad_config_exits_2_with_one_line_per_problem(tmp_path: Path) -> None:
+    config = """config:
+  burst-platform:environment: dev
+  burst-platform:accountId: "111122223333"
+  burst-platform:regions: [eu-west-1, ap-south-1]
+  burst-platform:teams:
+    - {name: quant, gpuQuota: -1, monthlyBudgetUsd: 100}
+    - {name: quant, gpuQuota: lots, monthlyBudgetUsd: 100}
+  burst-platform:dataClasses:
+    internal:
+      regions: ["*"]
+      datasets: [{name: ticks, team: hft}]
+  burst-platform:gpu: {instanceFamilies: []}
+"""
+    result = burst("plan", "--stack", "broken", "--root", str(broken_project(tmp_path, config)), cwd=ROOT)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    keys = {line.split(": ")[2] for line in lines}
+    assert keys == {
+        "burst-platform:regions[1]",
+        "burst-platform:teams[0].gpuQuota",
+        "burst-platform:teams[1].name",
+        "burst-platform:teams[1].gpuQuota",
+        "burst-platform:dataClasses.internal.datasets[0].team",
+        "burst-platform:gpu.instanceFamilies",
+    }
+    assert all(line.startswith("burst plan: ") for line in lines)
+
+
+@pytest.mark.parametrize(
+    "config_text",
+    ["config: [unclosed\n", "just a string\n", "config:\n  burst-platform:regions: []\n"],
+)
+def test_malformed_stack_files_exit_2(tmp_path: Path, config_text: str) -> None:
+    result = burst("plan", "--stack", "broken", "--root", str(broken_project(tmp_path, config_text)), cwd=ROOT)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert result.stderr.startswith("burst plan: ")
+
+
+def test_missing_stack_exits_2() -> None:
+    result = burst("plan", "--stack", "nope", cwd=ROOT)
+    assert result.returncode == 2
+    assert "Pulumi.nope.yaml: stack file not found" in result.stderr
