@@ -1,0 +1,1 @@
+"""The `burst` command: offline plans and policy checks for the burst platform."""

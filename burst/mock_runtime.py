@@ -56,6 +56,10 @@ def _digest(*parts: str, length: int = 17) -> str:
     return hashlib.sha256("/".join(parts).encode()).hexdigest()[:length]
 
 
+def _eks_endpoint(cluster: str, region: str) -> str:
+    return f"https://{_digest(cluster, region, length=32).upper()}.gr7.{region}.eks.amazonaws.com"
+
+
 class DeterministicMocks(pulumi_mocks.Mocks):
     """Mocks whose outputs are a pure function of the resource type, name and inputs.
 
@@ -89,9 +93,12 @@ class DeterministicMocks(pulumi_mocks.Mocks):
         state.setdefault("name", physical)
         if typ == "aws:eks/cluster:Cluster":
             state.update(
-                endpoint=f"https://{_digest(name, region, length=32).upper()}.gr7.{region}.eks.amazonaws.com",
+                endpoint=_eks_endpoint(inputs.get("name", name), region),
                 certificateAuthority={"data": "bW9jay1jYQ=="},
-                vpcConfig={**inputs.get("vpcConfig", {}), "clusterSecurityGroupId": f"sg-{_digest(name, 'cluster')}"},
+                vpcConfig={
+                    **inputs.get("vpcConfig", {}),
+                    "clusterSecurityGroupId": f"sg-{_digest(name, 'cluster')}",
+                },
             )
         elif typ == "aws:sqs/queue:Queue":
             state["url"] = f"https://sqs.{region}.amazonaws.com/{self.account_id}/{physical}"
@@ -102,7 +109,9 @@ class DeterministicMocks(pulumi_mocks.Mocks):
         elif typ == "aws:iam/role:Role":
             state["arn"] = f"arn:aws:iam::{self.account_id}:role{inputs.get('path', '/')}{physical}"
         elif typ == "aws:iam/policy:Policy":
-            state["arn"] = f"arn:aws:iam::{self.account_id}:policy{inputs.get('path', '/')}{physical}"
+            state["arn"] = (
+                f"arn:aws:iam::{self.account_id}:policy{inputs.get('path', '/')}{physical}"
+            )
         elif typ == "aws:ec2/vpcEndpoint:VpcEndpoint":
             state["prefixListId"] = f"pl-{_digest(typ, region, name, length=8)}"
         elif typ == "aws:kms/key:Key":
@@ -113,19 +122,22 @@ class DeterministicMocks(pulumi_mocks.Mocks):
     def call(self, args: pulumi_mocks.MockCallArgs) -> dict[str, Any]:  # type: ignore[override]
         """Answer the data-source calls the components make."""
         region = self._region(args.provider)
-        if args.token == "aws:eks/getCluster:getCluster":
+        function = args.token
+        if function == "aws:eks/getCluster:getCluster":
             cluster = args.args["name"]
             return {
                 "name": cluster,
                 "arn": f"arn:aws:eks:{region}:{self.account_id}:cluster/{cluster}",
-                "endpoint": f"https://{_digest(cluster, region, length=32).upper()}.gr7.{region}.eks.amazonaws.com",
+                "endpoint": _eks_endpoint(cluster, region),
                 "certificateAuthorities": [{"data": "bW9jay1jYQ=="}],
-                "vpcConfig": {"clusterSecurityGroupId": f"sg-{_digest(cluster, region, 'cluster')}"},
+                "vpcConfig": {
+                    "clusterSecurityGroupId": f"sg-{_digest(cluster, region, 'cluster')}"
+                },
                 "version": "1.34",
             }
-        if args.token == "aws:index/getCallerIdentity:getCallerIdentity":
+        if function == "aws:index/getCallerIdentity:getCallerIdentity":
             return {"accountId": self.account_id, "arn": f"arn:aws:iam::{self.account_id}:root"}
-        raise NotImplementedError(f"no mock for data source {args.token}")
+        raise NotImplementedError(f"no mock for data source {function}")
 
 
 class RecordingMonitor(pulumi_mocks.MockMonitor):
@@ -142,12 +154,14 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
             parent_type = parent.split("::")[2]
             if parent_type != "pulumi:pulumi:Stack":
                 type_ = f"{parent_type}${type_}"
-        return "::".join(["urn:pulumi:" + settings.get_stack(), settings.get_project(), type_, name])
+        return "::".join(
+            ["urn:pulumi:" + settings.get_stack(), settings.get_project(), type_, name]
+        )
 
-    def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (gRPC method name)
+    def RegisterResource(self, request: Any) -> Any:
         """Register a resource with the mocks and record what the engine would see."""
-        response = super().RegisterResource(request)
-        _ensure_event_loop()
+        response = super().RegisterResource(request)  # type: ignore[no-untyped-call]
+        _ensure_event_loop()  # type: ignore[no-untyped-call]
         inputs = rpc.deserialize_properties(request.object) if request.object else {}
         inputs = _plain(inputs)
         if request.type.startswith("pulumi:providers:"):

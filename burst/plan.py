@@ -88,7 +88,9 @@ def stable_order(registrations: Sequence[Registration]) -> list[Registration]:
     return ordered
 
 
-def preview_document(registrations: Sequence[Registration], config: dict[str, str]) -> dict[str, Any]:
+def preview_document(
+    registrations: Sequence[Registration], config: dict[str, str]
+) -> dict[str, Any]:
     """Turn registrations into the JSON document `pulumi preview --json` prints for a new stack."""
     steps = [
         {
@@ -130,8 +132,13 @@ def resource_regions(registrations: Sequence[Registration]) -> dict[str, str]:
             if resource is not None:
                 own = resource.inputs.get("region") if _is_aws(resource.type) else None
                 references = [resource.provider, *resource.providers.values(), resource.parent]
-                regions[urn] = own if isinstance(own, str) and own else next(
-                    (found for ref in references if ref and (found := region_of(_urn_of(ref)))), ""
+                regions[urn] = (
+                    own
+                    if isinstance(own, str) and own
+                    else next(
+                        (found for ref in references if ref and (found := region_of(_urn_of(ref)))),
+                        "",
+                    )
                 )
         return regions[urn]
 

@@ -1,0 +1,1 @@
+"""Reusable, region-agnostic Pulumi components of the burst platform."""

@@ -163,7 +163,7 @@ def node_trust_policy() -> dict[str, Any]:
 
 
 def boundary_policy_document(services: Sequence[str], region: str) -> dict[str, Any]:
-    """Permissions boundary of platform roles: listed services in this region, no long-lived keys."""
+    """Boundary of platform roles: the listed services in this region, no long-lived keys."""
     return {
         "Version": "2012-10-17",
         "Statement": [
@@ -222,7 +222,9 @@ def kubeconfig(cluster_name: str, endpoint: str, ca_data: str, region: str) -> s
                     "cluster": {"server": endpoint, "certificate-authority-data": ca_data},
                 }
             ],
-            "contexts": [{"name": cluster_name, "context": {"cluster": cluster_name, "user": "aws"}}],
+            "contexts": [
+                {"name": cluster_name, "context": {"cluster": cluster_name, "user": "aws"}}
+            ],
             "current-context": cluster_name,
             "users": [
                 {
@@ -434,7 +436,9 @@ class BurstCluster(pulumi.ComponentResource):
             role_arn=cluster_role.arn,
             vpc_config=aws.eks.ClusterVpcConfigArgs(
                 subnet_ids=args.subnet_ids,
-                security_group_ids=[args.node_security_group_id] if args.node_security_group_id else [],
+                security_group_ids=[args.node_security_group_id]
+                if args.node_security_group_id
+                else [],
                 endpoint_private_access=True,
                 endpoint_public_access=False,
             ),
@@ -489,10 +493,11 @@ class BurstCluster(pulumi.ComponentResource):
             ),
             labels=SYSTEM_NODE_LABELS,
             taints=[
-                aws.eks.NodeGroupTaintArgs(key="CriticalAddonsOnly", value="true", effect="NO_SCHEDULE")
+                aws.eks.NodeGroupTaintArgs(
+                    key="CriticalAddonsOnly", value="true", effect="NO_SCHEDULE"
+                )
             ],
             tags=tags,
             opts=child,
         )
         return cluster
-

@@ -68,7 +68,7 @@ def require_name(field: str, value: str, max_length: int = 63) -> None:
     if not isinstance(value, str) or not NAME_PATTERN.match(value) or len(value) > max_length:
         raise ComponentArgsError(
             field,
-            f"{value!r} must be lower-case letters, digits and '-', at most {max_length} characters",
+            f"{value!r} must be lower-case letters, digits and '-', at most {max_length} long",
         )
 
 
@@ -97,8 +97,3 @@ def require_tags(field: str, tags: Mapping[str, str], *required: str) -> None:
     missing = [key for key in required if not tags.get(key)]
     if missing:
         raise ComponentArgsError(field, f"missing tag(s) {', '.join(missing)}")
-
-
-def aws_partition_arn(service: str, region: str, account_id: str, resource: str) -> str:
-    """Build an ARN in the `aws` partition (used where an ARN is needed before a resource exists)."""
-    return f"arn:aws:{service}:{region}:{account_id}:{resource}"

@@ -1,4 +1,4 @@
-"""The spot interruption path Karpenter needs: one SQS queue per cluster and region, fed by EventBridge.
+"""Spot interruption path for Karpenter: one SQS queue per cluster and region, fed by EventBridge.
 
 Karpenter drains a node as soon as it reads a spot interruption warning, a scheduled EC2 health
 event or a state change from this queue, which turns AWS's two-minute notice into a graceful
@@ -156,7 +156,7 @@ class InterruptionQueue(pulumi.ComponentResource):
             rule = aws.cloudwatch.EventRule(
                 f"{name}-{pattern_name}",
                 name=rule_name(args.cluster_name, args.region, pattern_name),
-                description=f"Karpenter interruption events ({pattern_name}) for {args.cluster_name}",
+                description=f"Karpenter {pattern_name} events for {args.cluster_name}",
                 event_pattern=json.dumps(pattern),
                 tags=tags,
                 opts=child,
@@ -192,5 +192,9 @@ class InterruptionQueue(pulumi.ComponentResource):
         self.queue_arn = queue.arn
         self.rule_names = pulumi.Output.all(*[rule.name for rule in rules]).apply(list)
         self.register_outputs(
-            {"queue_name": self.queue_name, "queue_arn": self.queue_arn, "rule_names": self.rule_names}
+            {
+                "queue_name": self.queue_name,
+                "queue_arn": self.queue_arn,
+                "rule_names": self.rule_names,
+            }
         )

@@ -75,7 +75,7 @@ class KarpenterControllerArgs:
     """Pinned Karpenter chart version (matches the CRDs the tests validate against)."""
 
     image_registry: str | None = None
-    """Registry mirror for the controller image (e.g. an ECR pull-through cache); None = upstream."""
+    """Registry mirroring the controller image (e.g. an ECR pull-through cache); None: upstream."""
 
     namespace: str = "kube-system"
     """Namespace of the controller."""
@@ -342,7 +342,11 @@ def controller_policy_document(
             {
                 "Sid": "AllowEncryptedVolumes",
                 "Effect": "Allow",
-                "Action": ["kms:CreateGrant", "kms:DescribeKey", "kms:GenerateDataKeyWithoutPlaintext"],
+                "Action": [
+                    "kms:CreateGrant",
+                    "kms:DescribeKey",
+                    "kms:GenerateDataKeyWithoutPlaintext",
+                ],
                 "Resource": volume_kms_key_arn,
                 "Condition": {"StringEquals": {"kms:ViaService": f"ec2.{region}.amazonaws.com"}},
             },
@@ -385,7 +389,10 @@ class KarpenterController(pulumi.ComponentResource):
             opts=child,
         )
         policy = pulumi.Output.all(
-            args.cluster_arn, args.interruption_queue_arn, args.node_role_arn, args.volume_kms_key_arn
+            args.cluster_arn,
+            args.interruption_queue_arn,
+            args.node_role_arn,
+            args.volume_kms_key_arn,
         ).apply(
             lambda values: json.dumps(
                 controller_policy_document(
@@ -400,9 +407,7 @@ class KarpenterController(pulumi.ComponentResource):
             )
         )
         # Inline, because the managed-policy size limit is too small (terraform-aws-eks#3571).
-        role_policy = aws.iam.RolePolicy(
-            f"{name}-policy", role=role.id, policy=policy, opts=child
-        )
+        role_policy = aws.iam.RolePolicy(f"{name}-policy", role=role.id, policy=policy, opts=child)
         association = aws.eks.PodIdentityAssociation(
             f"{name}-pod-identity",
             cluster_name=args.cluster_name,

@@ -240,7 +240,10 @@ class PrivateNetwork(pulumi.ComponentResource):
                 opts=child,
             )
             aws.ec2.RouteTableAssociation(
-                f"{name}-private-{zone}", subnet_id=subnet.id, route_table_id=route_table.id, opts=child
+                f"{name}-private-{zone}",
+                subnet_id=subnet.id,
+                route_table_id=route_table.id,
+                opts=child,
             )
             subnets.append(subnet)
         subnet_ids = [subnet.id for subnet in subnets]
@@ -291,7 +294,7 @@ class PrivateNetwork(pulumi.ComponentResource):
         node_sg = aws.ec2.SecurityGroup(
             f"{name}-nodes",
             vpc_id=vpc.id,
-            description="Burst nodes: traffic between nodes; egress only to the VPC, S3 and on-prem",
+            description="Burst nodes: node to node in, egress only to the VPC, S3 and on-prem",
             ingress=[
                 aws.ec2.SecurityGroupIngressArgs(
                     description="Node to node", protocol="-1", from_port=0, to_port=0, self=True

@@ -1,0 +1,1 @@
+"""The burst-platform Pulumi program and its stack configuration."""

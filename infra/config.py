@@ -194,7 +194,12 @@ class _Reader:
         return value
 
     def integer(
-        self, value: Any, path: str, default: int | None = None, minimum: int = 0, maximum: int | None = None
+        self,
+        value: Any,
+        path: str,
+        default: int | None = None,
+        minimum: int = 0,
+        maximum: int | None = None,
     ) -> int:
         if value is None:
             if default is None:
@@ -205,7 +210,9 @@ class _Reader:
             self.problems.add(path, f"must be a whole number, got {value!r}")
             return minimum
         if value < minimum or (maximum is not None and value > maximum):
-            bound = f"between {minimum} and {maximum}" if maximum is not None else f"at least {minimum}"
+            bound = (
+                f"between {minimum} and {maximum}" if maximum is not None else f"at least {minimum}"
+            )
             self.problems.add(path, f"must be {bound}, got {value}")
             return minimum
         return int(value)
@@ -235,7 +242,9 @@ class _Reader:
     def unknown_keys(self, value: Mapping[str, Any], path: str, known: Sequence[str]) -> None:
         for key in value:
             if key not in known:
-                self.problems.add(f"{path}.{key}", f"unknown key (expected one of {', '.join(known)})")
+                self.problems.add(
+                    f"{path}.{key}", f"unknown key (expected one of {', '.join(known)})"
+                )
 
 
 def parse_stack_config(raw: Mapping[str, Any]) -> StackConfig:
@@ -249,18 +258,28 @@ def parse_stack_config(raw: Mapping[str, Any]) -> StackConfig:
         if key not in KNOWN_KEYS:
             problems.add(key, f"unknown key (expected one of {', '.join(sorted(KNOWN_KEYS))})")
 
-    environment = read.string(raw.get("environment"), "environment", pattern=_DNS_LABEL, what="a DNS label")
-    account_id = read.string(raw.get("accountId"), "accountId", pattern=_ACCOUNT, what="a 12-digit account ID")
+    environment = read.string(
+        raw.get("environment"), "environment", pattern=_DNS_LABEL, what="a DNS label"
+    )
+    account_id = read.string(
+        raw.get("accountId"), "accountId", pattern=_ACCOUNT, what="a 12-digit account ID"
+    )
 
-    allowed = _regions(read, raw.get("allowedRegions"), "allowedRegions", list(DEFAULT_ALLOWED_REGIONS))
+    allowed = _regions(
+        read, raw.get("allowedRegions"), "allowedRegions", list(DEFAULT_ALLOWED_REGIONS)
+    )
     regions = _regions(read, raw.get("regions"), "regions", None)
     for i, region in enumerate(regions):
         if allowed and region not in allowed:
-            problems.add(f"regions[{i}]", f"{region} is outside allowedRegions ({', '.join(allowed)})")
+            problems.add(
+                f"regions[{i}]", f"{region} is outside allowedRegions ({', '.join(allowed)})"
+            )
 
     teams = _teams(read, raw.get("teams"))
     team_names = {team.name for team in teams}
-    data_classes, datasets = _data_classes(read, raw.get("dataClasses"), allowed, team_names, regions)
+    data_classes, datasets = _data_classes(
+        read, raw.get("dataClasses"), allowed, team_names, regions
+    )
 
     cluster = read.mapping(raw.get("cluster"), "cluster")
     read.unknown_keys(cluster, "cluster", ("mode", "name", "adminRoleArns"))
@@ -268,11 +287,17 @@ def parse_stack_config(raw: Mapping[str, Any]) -> StackConfig:
     if cluster_mode not in ("create", "attach"):
         problems.add("cluster.mode", f"{cluster_mode!r} must be 'create' or 'attach'")
     cluster_name = read.string(
-        cluster.get("name"), "cluster.name", default=f"burst-{environment}", pattern=_DNS_LABEL, what="a DNS label"
+        cluster.get("name"),
+        "cluster.name",
+        default=f"burst-{environment}",
+        pattern=_DNS_LABEL,
+        what="a DNS label",
     )
     admin_roles = tuple(
         read.string(arn, f"cluster.adminRoleArns[{i}]", pattern=_ROLE_ARN, what="an IAM role ARN")
-        for i, arn in enumerate(read.sequence(cluster.get("adminRoleArns"), "cluster.adminRoleArns"))
+        for i, arn in enumerate(
+            read.sequence(cluster.get("adminRoleArns"), "cluster.adminRoleArns")
+        )
     )
 
     gpu = read.mapping(raw.get("gpu"), "gpu")
@@ -286,13 +311,21 @@ def parse_stack_config(raw: Mapping[str, Any]) -> StackConfig:
         problems.add("gpu.instanceFamilies", "must list at least one GPU instance family")
     elif len(set(families)) != len(families):
         problems.add("gpu.instanceFamilies", "lists a family twice")
-    min_types = read.integer(gpu.get("minInstanceTypes"), "gpu.minInstanceTypes", default=3, minimum=1, maximum=50)
+    min_types = read.integer(
+        gpu.get("minInstanceTypes"), "gpu.minInstanceTypes", default=3, minimum=1, maximum=50
+    )
     on_demand_limit = read.integer(gpu.get("onDemandGpuLimit"), "gpu.onDemandGpuLimit", default=8)
 
     network = read.mapping(raw.get("network"), "network")
     read.unknown_keys(network, "network", ("cidrs", "availabilityZoneCount", "onPrem"))
     vpc_cidrs = _vpc_cidrs(read, network.get("cidrs"), regions)
-    az_count = read.integer(network.get("availabilityZoneCount"), "network.availabilityZoneCount", default=3, minimum=2, maximum=6)
+    az_count = read.integer(
+        network.get("availabilityZoneCount"),
+        "network.availabilityZoneCount",
+        default=3,
+        minimum=2,
+        maximum=6,
+    )
     on_prem = {
         region: link
         for region, value in read.mapping(network.get("onPrem"), "network.onPrem").items()
@@ -304,7 +337,9 @@ def parse_stack_config(raw: Mapping[str, Any]) -> StackConfig:
 
     storage = read.mapping(raw.get("storage"), "storage")
     read.unknown_keys(storage, "storage", ("checkpointClass", "checkpointExpiryDays"))
-    checkpoint_class = read.string(storage.get("checkpointClass"), "storage.checkpointClass", default="internal")
+    checkpoint_class = read.string(
+        storage.get("checkpointClass"), "storage.checkpointClass", default="internal"
+    )
     if data_classes and checkpoint_class not in data_classes:
         problems.add("storage.checkpointClass", f"{checkpoint_class!r} is not a data class")
     elif checkpoint_class in data_classes:
@@ -314,15 +349,29 @@ def parse_stack_config(raw: Mapping[str, Any]) -> StackConfig:
                     "storage.checkpointClass",
                     f"class {checkpoint_class!r} may not live in regions[{i}] ({region})",
                 )
-    expiry = read.integer(storage.get("checkpointExpiryDays"), "storage.checkpointExpiryDays", default=14, minimum=1, maximum=3650)
+    expiry = read.integer(
+        storage.get("checkpointExpiryDays"),
+        "storage.checkpointExpiryDays",
+        default=14,
+        minimum=1,
+        maximum=3650,
+    )
     bucket_prefix = read.string(
-        raw.get("bucketPrefix"), "bucketPrefix", default="burst", pattern=re.compile(r"^[a-z0-9][a-z0-9-]{0,19}$"), what="a lower-case prefix of at most 20 characters"
+        raw.get("bucketPrefix"),
+        "bucketPrefix",
+        default="burst",
+        pattern=re.compile(r"^[a-z0-9][a-z0-9-]{0,19}$"),
+        what="a lower-case prefix of at most 20 characters",
     )
 
     budgets = read.mapping(raw.get("budgets"), "budgets")
     read.unknown_keys(budgets, "budgets", ("circuitBreaker", "anomalyThresholdUsd"))
-    circuit_breaker = read.boolean(budgets.get("circuitBreaker"), "budgets.circuitBreaker", default=True)
-    anomaly = read.number(budgets.get("anomalyThresholdUsd"), "budgets.anomalyThresholdUsd", default=100.0)
+    circuit_breaker = read.boolean(
+        budgets.get("circuitBreaker"), "budgets.circuitBreaker", default=True
+    )
+    anomaly = read.number(
+        budgets.get("anomalyThresholdUsd"), "budgets.anomalyThresholdUsd", default=100.0
+    )
 
     if problems.lines:
         raise BurstError(problems.lines)
@@ -357,7 +406,10 @@ def _regions(read: _Reader, value: Any, path: str, default: list[str] | None) ->
     items = read.sequence(value, path, required=True)
     if value is not None and isinstance(value, list) and not value:
         read.problems.add(path, "must list at least one region")
-    regions = [read.string(r, f"{path}[{i}]", pattern=_REGION, what="an AWS region") for i, r in enumerate(items)]
+    regions = [
+        read.string(r, f"{path}[{i}]", pattern=_REGION, what="an AWS region")
+        for i, r in enumerate(items)
+    ]
     seen: set[str] = set()
     for i, region in enumerate(regions):
         if region in seen:
@@ -376,9 +428,20 @@ def _teams(read: _Reader, value: Any) -> list[Team]:
         path = f"teams[{i}]"
         entry = read.mapping(item, path, required=True)
         read.unknown_keys(
-            entry, path, ("name", "gpuQuota", "onDemandGpus", "gpuBorrowingLimit", "monthlyBudgetUsd", "budgetEmails")
+            entry,
+            path,
+            (
+                "name",
+                "gpuQuota",
+                "onDemandGpus",
+                "gpuBorrowingLimit",
+                "monthlyBudgetUsd",
+                "budgetEmails",
+            ),
         )
-        name = read.string(entry.get("name"), f"{path}.name", pattern=_DNS_LABEL, what="a DNS label")
+        name = read.string(
+            entry.get("name"), f"{path}.name", pattern=_DNS_LABEL, what="a DNS label"
+        )
         if name in seen:
             read.problems.add(f"{path}.name", f"duplicate team {name!r}")
         seen.add(name)
@@ -386,7 +449,9 @@ def _teams(read: _Reader, value: Any) -> list[Team]:
         on_demand = read.integer(entry.get("onDemandGpus"), f"{path}.onDemandGpus", default=0)
         if on_demand > quota:
             read.problems.add(f"{path}.onDemandGpus", f"{on_demand} exceeds gpuQuota {quota}")
-        borrowing = read.integer(entry.get("gpuBorrowingLimit"), f"{path}.gpuBorrowingLimit", default=0)
+        borrowing = read.integer(
+            entry.get("gpuBorrowingLimit"), f"{path}.gpuBorrowingLimit", default=0
+        )
         budget = read.number(entry.get("monthlyBudgetUsd"), f"{path}.monthlyBudgetUsd")
         emails = tuple(
             read.string(e, f"{path}.budgetEmails[{j}]", pattern=_EMAIL, what="an email address")
@@ -411,11 +476,15 @@ def _data_classes(
         entry = read.mapping(item, path, required=True)
         read.unknown_keys(entry, path, ("regions", "datasets"))
         class_regions = []
-        for i, region in enumerate(read.sequence(entry.get("regions"), f"{path}.regions", required=True)):
+        for i, region in enumerate(
+            read.sequence(entry.get("regions"), f"{path}.regions", required=True)
+        ):
             if region == ANY_REGION:
                 class_regions.append(region)
                 continue
-            region = read.string(region, f"{path}.regions[{i}]", pattern=_REGION, what="an AWS region or '*'")
+            region = read.string(
+                region, f"{path}.regions[{i}]", pattern=_REGION, what="an AWS region or '*'"
+            )
             if allowed and region and region not in allowed:
                 read.problems.add(f"{path}.regions[{i}]", f"{region} is outside allowedRegions")
             class_regions.append(region)
@@ -425,16 +494,28 @@ def _data_classes(
             dpath = f"{path}.datasets[{i}]"
             spec = read.mapping(dataset, dpath, required=True)
             read.unknown_keys(spec, dpath, ("name", "team", "objectLockDays"))
-            name = read.string(spec.get("name"), f"{dpath}.name", pattern=_DNS_LABEL, what="a DNS label")
+            name = read.string(
+                spec.get("name"), f"{dpath}.name", pattern=_DNS_LABEL, what="a DNS label"
+            )
             team = read.string(spec.get("team"), f"{dpath}.team")
             if team and team not in teams:
-                read.problems.add(f"{dpath}.team", f"unknown team {team!r} (teams: {', '.join(sorted(teams))})")
+                read.problems.add(
+                    f"{dpath}.team", f"unknown team {team!r} (teams: {', '.join(sorted(teams))})"
+                )
             if name in dataset_names:
                 read.problems.add(f"{dpath}.name", f"duplicate dataset {name!r}")
             dataset_names.add(name)
-            lock_days = read.integer(spec.get("objectLockDays"), f"{dpath}.objectLockDays", default=365, minimum=1, maximum=36500)
+            lock_days = read.integer(
+                spec.get("objectLockDays"),
+                f"{dpath}.objectLockDays",
+                default=365,
+                minimum=1,
+                maximum=36500,
+            )
             if regions and not any(data_class.allows(r) for r in regions):
-                read.problems.add(f"{dpath}", f"class {class_name!r} may live in none of the stack's regions")
+                read.problems.add(
+                    f"{dpath}", f"class {class_name!r} may live in none of the stack's regions"
+                )
             datasets.append(DatasetConfig(name, team, class_name, lock_days))
     return classes, datasets
 
@@ -465,7 +546,9 @@ def _on_prem(read: _Reader, value: Any, path: str, vpc_cidrs: list[str]) -> OnPr
     if value is None:
         return None
     entry = read.mapping(value, path)
-    read.unknown_keys(entry, path, ("cidrs", "transitGatewayId", "customerGatewayIp", "customerGatewayBgpAsn"))
+    read.unknown_keys(
+        entry, path, ("cidrs", "transitGatewayId", "customerGatewayIp", "customerGatewayBgpAsn")
+    )
     cidrs = []
     for i, cidr in enumerate(read.sequence(entry.get("cidrs"), f"{path}.cidrs", required=True)):
         try:
@@ -487,7 +570,13 @@ def _on_prem(read: _Reader, value: Any, path: str, vpc_cidrs: list[str]) -> OnPr
             ipaddress.IPv4Address(vpn_ip)
         except (ValueError, TypeError):
             read.problems.add(f"{path}.customerGatewayIp", f"{vpn_ip!r} is not an IPv4 address")
-    asn = read.integer(entry.get("customerGatewayBgpAsn"), f"{path}.customerGatewayBgpAsn", default=65000, minimum=1, maximum=4294967294)
+    asn = read.integer(
+        entry.get("customerGatewayBgpAsn"),
+        f"{path}.customerGatewayBgpAsn",
+        default=65000,
+        minimum=1,
+        maximum=4294967294,
+    )
     return OnPremConfig(tuple(cidrs), tgw, vpn_ip, asn)
 
 

@@ -10,7 +10,12 @@ from __future__ import annotations
 import pulumi
 import pulumi_aws as aws
 
-from components.budgets import CostAllocationTags, CostAllocationTagsArgs, TeamBudget, TeamBudgetArgs
+from components.budgets import (
+    CostAllocationTags,
+    CostAllocationTagsArgs,
+    TeamBudget,
+    TeamBudgetArgs,
+)
 from components.cluster import BurstCluster, BurstClusterArgs
 from components.dataset_storage import Dataset, DatasetStorage, DatasetStorageArgs
 from components.gpu_capacity import GpuCapacity, GpuCapacityArgs
@@ -52,7 +57,9 @@ def build_region(
             region=region,
             account_id=config.account_id,
             cidr_block=config.vpc_cidrs[region],
-            availability_zones=[f"{region}{z}" for z in ZONE_LETTERS[: config.availability_zone_count]],
+            availability_zones=[
+                f"{region}{z}" for z in ZONE_LETTERS[: config.availability_zone_count]
+            ],
             discovery_tag_value=discovery,
             on_prem=_on_prem_link(config, region),
         ),
@@ -144,7 +151,8 @@ def build_region(
                 object_lock_days=dataset.object_lock_days,
             )
             for dataset in config.datasets
-            if dataset.team == team.name and config.data_classes[dataset.classification].allows(region)
+            if dataset.team == team.name
+            and config.data_classes[dataset.classification].allows(region)
         ]
         storage = DatasetStorage(
             f"storage-{team.name}-{region}",
@@ -186,7 +194,9 @@ def build_region(
 
 def build_budgets(config: StackConfig, controller_roles: list[pulumi.Output[str]]) -> None:
     """Declare the account-level cost controls once per stack, in the first region."""
-    provider = aws.Provider("aws-billing", region=config.regions[0], allowed_account_ids=[config.account_id])
+    provider = aws.Provider(
+        "aws-billing", region=config.regions[0], allowed_account_ids=[config.account_id]
+    )
     opts = pulumi.ResourceOptions(providers=[provider])
     CostAllocationTags("cost-allocation-tags", CostAllocationTagsArgs(), opts=opts)
     for team in config.teams:

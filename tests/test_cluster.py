@@ -71,7 +71,9 @@ def test_created_cluster_is_private_encrypted_and_logged(run: Run) -> None:
     assert vpc["endpointPrivateAccess"] is True
     assert vpc["endpointPublicAccess"] is False
     assert cluster.inputs["encryptionConfig"]["resources"] == ["secrets"]
-    assert cluster.inputs["encryptionConfig"]["provider"]["keyArn"].startswith("arn:aws:kms:eu-west-1:")
+    assert cluster.inputs["encryptionConfig"]["provider"]["keyArn"].startswith(
+        "arn:aws:kms:eu-west-1:"
+    )
     assert cluster.inputs["enabledClusterLogTypes"] == list(CONTROL_PLANE_LOG_TYPES)
     assert cluster.inputs["accessConfig"]["authenticationMode"] == "API"
     addons = [a.inputs["addonName"] for a in of_type(regs, "aws:eks/addon:Addon")]
@@ -84,7 +86,10 @@ def test_created_cluster_is_private_encrypted_and_logged(run: Run) -> None:
 
 
 def test_attach_mode_reads_the_existing_cluster(run: Run) -> None:
-    regs = build(run, cluster_args(mode="attach", subnet_ids=(), node_security_group_id=None, admin_role_arns=()))
+    regs = build(
+        run,
+        cluster_args(mode="attach", subnet_ids=(), node_security_group_id=None, admin_role_arns=()),
+    )
     assert not of_type(regs, "aws:eks/cluster:Cluster")
     assert not of_type(regs, "aws:eks/nodeGroup:NodeGroup")
     (entry,) = of_type(regs, "aws:eks/accessEntry:AccessEntry")
@@ -106,14 +111,20 @@ def test_karpenter_release_is_pinned_and_points_at_the_queue_name(run: Run) -> N
     assert settings["isolatedVPC"] is True
     assert release.inputs["values"]["nodeSelector"] == {"burst.io/node-role": "system"}
     (association,) = of_type(regs, "aws:eks/podIdentityAssociation:PodIdentityAssociation")
-    assert (association.inputs["namespace"], association.inputs["serviceAccount"]) == ("kube-system", "karpenter")
+    assert (association.inputs["namespace"], association.inputs["serviceAccount"]) == (
+        "kube-system",
+        "karpenter",
+    )
 
 
 def test_image_registry_mirror(run: Run) -> None:
     mirror = f"{ACCOUNT}.dkr.ecr.eu-west-1.amazonaws.com/ecr-public"
     regs = build(run, cluster_args(), image_registry=mirror)
     (release,) = of_type(regs, "kubernetes:helm.sh/v3:Release")
-    assert release.inputs["values"]["controller"]["image"]["repository"] == f"{mirror}/karpenter/controller"
+    assert (
+        release.inputs["values"]["controller"]["image"]["repository"]
+        == f"{mirror}/karpenter/controller"
+    )
 
 
 def test_roles_are_short_lived_bounded_and_scoped(run: Run) -> None:
@@ -126,12 +137,19 @@ def test_roles_are_short_lived_bounded_and_scoped(run: Run) -> None:
         assert len(role.inputs["name"]) <= 64 and "eu-west-1" in role.inputs["name"]
     trust = json.loads(roles["karpenter-role"].inputs["assumeRolePolicy"])["Statement"][0]
     assert trust["Principal"] == {"Service": "pods.eks.amazonaws.com"}
-    assert trust["Condition"]["StringEquals"]["aws:RequestTag/kubernetes-service-account"] == "karpenter"
+    assert (
+        trust["Condition"]["StringEquals"]["aws:RequestTag/kubernetes-service-account"]
+        == "karpenter"
+    )
     assert trust["Condition"]["ArnEquals"]["aws:SourceArn"].endswith(":cluster/burst-dev")
     (policy,) = of_type(regs, "aws:iam/rolePolicy:RolePolicy")
     statements = {s["Sid"]: s for s in json.loads(policy.inputs["policy"])["Statement"]}
-    assert statements["AllowInterruptionQueueActions"]["Resource"].endswith(":karpenter-burst-dev-eu-west-1")
-    assert statements["AllowPassingInstanceRole"]["Resource"].endswith("role/" + roles["cluster-node"].inputs["name"])
+    assert statements["AllowInterruptionQueueActions"]["Resource"].endswith(
+        ":karpenter-burst-dev-eu-west-1"
+    )
+    assert statements["AllowPassingInstanceRole"]["Resource"].endswith(
+        "role/" + roles["cluster-node"].inputs["name"]
+    )
     for statement in statements.values():
         assert not (statement["Action"] == "*" and statement["Resource"] == "*")
 

@@ -62,7 +62,9 @@ def test_unknown_team_in_a_data_class() -> None:
     assert line.startswith(f"{PROJECT}:dataClasses.restricted.datasets[0].team: unknown team 'hft'")
 
 
-@pytest.mark.parametrize(("value", "fragment"), [(-4, "must be at least 0"), ("lots", "must be a whole number")])
+@pytest.mark.parametrize(
+    ("value", "fragment"), [(-4, "must be at least 0"), ("lots", "must be a whole number")]
+)
 def test_negative_or_non_numeric_quota(value: Any, fragment: str) -> None:
     teams = copy.deepcopy(PROD["teams"])
     teams[1]["gpuQuota"] = value
@@ -83,13 +85,18 @@ def test_duplicate_team() -> None:
 
 def test_region_outside_the_allowed_list() -> None:
     lines = problems(mutated(regions=["eu-west-1", "ap-south-1"]))
-    assert any(line.startswith(f"{PROJECT}:regions[1]: ap-south-1 is outside allowedRegions") for line in lines)
+    assert any(
+        line.startswith(f"{PROJECT}:regions[1]: ap-south-1 is outside allowedRegions")
+        for line in lines
+    )
 
 
 def test_several_problems_are_all_reported() -> None:
     teams = copy.deepcopy(PROD["teams"])
     teams[0]["monthlyBudgetUsd"] = 0
-    lines = problems(mutated(regions=None, teams=teams, accountId="42", gpu={"instanceFamilies": []}))
+    lines = problems(
+        mutated(regions=None, teams=teams, accountId="42", gpu={"instanceFamilies": []})
+    )
     keys = {line.split(": ", 1)[0] for line in lines}
     assert keys == {
         f"{PROJECT}:regions",
@@ -121,8 +128,14 @@ def test_stack_file_errors_name_the_file(tmp_path: Path) -> None:
 
 
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers(-10**6, 10**6) | st.floats(allow_nan=False) | st.text(max_size=12),
-    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4),
+    st.none()
+    | st.booleans()
+    | st.integers(-(10**6), 10**6)
+    | st.floats(allow_nan=False)
+    | st.text(max_size=12),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4)
+    ),
     max_leaves=12,
 )
 config_keys = st.sampled_from(sorted(PROD))
@@ -149,7 +162,8 @@ def test_any_value_either_parses_or_fails_with_key_named_lines(key: str, value: 
                 "name": st.sampled_from(["quant", "ml", "research", "risk"]),
                 "gpuQuota": st.integers(-3, 64) | st.text(max_size=3),
                 "gpuBorrowingLimit": st.integers(-3, 16),
-                "monthlyBudgetUsd": st.integers(-10, 50000) | st.floats(allow_nan=False, allow_infinity=False),
+                "monthlyBudgetUsd": st.integers(-10, 50000)
+                | st.floats(allow_nan=False, allow_infinity=False),
             }
         ),
         max_size=5,

@@ -24,7 +24,10 @@ KARPENTER_PATTERNS = [
     {"source": ["aws.ec2"], "detail-type": ["EC2 Spot Instance Interruption Warning"]},
     {"source": ["aws.ec2"], "detail-type": ["EC2 Instance Rebalance Recommendation"]},
     {"source": ["aws.ec2"], "detail-type": ["EC2 Instance State-change Notification"]},
-    {"source": ["aws.ec2"], "detail-type": ["EC2 Capacity Reservation Instance Interruption Warning"]},
+    {
+        "source": ["aws.ec2"],
+        "detail-type": ["EC2 Capacity Reservation Instance Interruption Warning"],
+    },
 ]
 
 
@@ -44,12 +47,16 @@ def build(run: Run, regions: list[str], cluster: str = "burst-prod") -> list[Any
 def test_all_five_patterns_target_the_queue(run: Run) -> None:
     regs = build(run, ["eu-west-1"])
     rules = of_type(regs, "aws:cloudwatch/eventRule:EventRule")
-    emitted = sorted(json.dumps(json.loads(r.inputs["eventPattern"]), sort_keys=True) for r in rules)
+    emitted = sorted(
+        json.dumps(json.loads(r.inputs["eventPattern"]), sort_keys=True) for r in rules
+    )
     assert emitted == sorted(json.dumps(p, sort_keys=True) for p in KARPENTER_PATTERNS)
     (queue,) = of_type(regs, "aws:sqs/queue:Queue")
     targets = of_type(regs, "aws:cloudwatch/eventTarget:EventTarget")
     assert sorted(t.inputs["rule"] for t in targets) == sorted(r.inputs["name"] for r in rules)
-    assert {t.inputs["arn"] for t in targets} == {f"arn:aws:sqs:eu-west-1:111122223333:{queue.inputs['name']}"}
+    assert {t.inputs["arn"] for t in targets} == {
+        f"arn:aws:sqs:eu-west-1:111122223333:{queue.inputs['name']}"
+    }
 
 
 def test_queue_is_encrypted_short_lived_and_tls_only(run: Run) -> None:
@@ -60,7 +67,10 @@ def test_queue_is_encrypted_short_lived_and_tls_only(run: Run) -> None:
     assert "kmsMasterKeyId" not in queue.inputs
     (policy,) = of_type(regs, "aws:sqs/queuePolicy:QueuePolicy")
     statements = {s["Sid"]: s for s in json.loads(policy.inputs["policy"])["Statement"]}
-    assert statements["AllowEventBridgeSend"]["Principal"]["Service"] == ["events.amazonaws.com", "sqs.amazonaws.com"]
+    assert statements["AllowEventBridgeSend"]["Principal"]["Service"] == [
+        "events.amazonaws.com",
+        "sqs.amazonaws.com",
+    ]
     assert statements["DenyHTTP"]["Effect"] == "Deny"
     assert statements["DenyHTTP"]["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
     (alarm,) = of_type(regs, "aws:cloudwatch/metricAlarm:MetricAlarm")
@@ -80,7 +90,11 @@ def test_names_are_unique_across_regions_and_within_limits(run: Run) -> None:
 def test_long_cluster_names_are_shortened_but_stay_distinct() -> None:
     long_a = "research-gpu-burst-cluster-with-a-really-long-descriptive-name-a"
     long_b = "research-gpu-burst-cluster-with-a-really-long-descriptive-name-b"
-    names = {rule_name(c, "ap-southeast-2", p) for c in (long_a, long_b) for p in INTERRUPTION_EVENT_PATTERNS}
+    names = {
+        rule_name(c, "ap-southeast-2", p)
+        for c in (long_a, long_b)
+        for p in INTERRUPTION_EVENT_PATTERNS
+    }
     assert len(names) == 10
     assert all(len(n) <= 64 for n in names)
     assert queue_name(long_a, "eu-west-1") != queue_name(long_b, "eu-west-1")

@@ -80,9 +80,15 @@ def test_endpoints_for_every_required_service_with_policies(run: Run) -> None:
     assert [g.inputs["serviceName"] for g in gateway] == ["com.amazonaws.eu-west-1.s3"]
     for endpoint in endpoints:
         policy = json.loads(endpoint.inputs["policy"])
-        conditions = [s["Condition"]["StringEquals"]["aws:PrincipalAccount"] for s in policy["Statement"]]
+        conditions = [
+            s["Condition"]["StringEquals"]["aws:PrincipalAccount"] for s in policy["Statement"]
+        ]
         assert conditions == [ACCOUNT]
-    assert all(e.inputs["privateDnsEnabled"] for e in endpoints if e.inputs["vpcEndpointType"] == "Interface")
+    assert all(
+        e.inputs["privateDnsEnabled"]
+        for e in endpoints
+        if e.inputs["vpcEndpointType"] == "Interface"
+    )
 
 
 def test_endpoint_security_group_admits_https_from_the_vpc_only(run: Run) -> None:
@@ -111,7 +117,9 @@ def test_every_resource_is_tagged_and_uses_the_explicit_provider(run: Run) -> No
     for resource in regs:
         if not resource.custom or resource.type.startswith("pulumi:providers:"):
             continue
-        assert resource.provider.startswith("urn:pulumi:test::burst-platform::pulumi:providers:aws::")
+        assert resource.provider.startswith(
+            "urn:pulumi:test::burst-platform::pulumi:providers:aws::"
+        )
         assert resource.parent == component.urn
         tags = resource.inputs.get("tags")
         if tags is not None:
@@ -120,27 +128,38 @@ def test_every_resource_is_tagged_and_uses_the_explicit_provider(run: Run) -> No
 
 
 def test_transit_gateway_link_routes_on_prem_cidrs(run: Run) -> None:
-    link = OnPremLink(cidrs=["10.0.0.0/12", "172.16.0.0/16"], transit_gateway_id="tgw-0a1b2c3d4e5f60718")
+    link = OnPremLink(
+        cidrs=["10.0.0.0/12", "172.16.0.0/16"], transit_gateway_id="tgw-0a1b2c3d4e5f60718"
+    )
     regs = build(run, network_args(on_prem=link))
     attachments = of_type(regs, "aws:ec2transitgateway/vpcAttachment:VpcAttachment")
     assert [a.inputs["transitGatewayId"] for a in attachments] == ["tgw-0a1b2c3d4e5f60718"]
     routes = of_type(regs, "aws:ec2/route:Route")
-    assert sorted(r.inputs["destinationCidrBlock"] for r in routes) == ["10.0.0.0/12", "172.16.0.0/16"]
+    assert sorted(r.inputs["destinationCidrBlock"] for r in routes) == [
+        "10.0.0.0/12",
+        "172.16.0.0/16",
+    ]
     assert not of_type(regs, "aws:ec2/vpnConnection:VpnConnection")
     groups = {r.name: r for r in of_type(regs, "aws:ec2/securityGroup:SecurityGroup")}
-    egress_cidrs = [c for rule in groups["net-nodes"].inputs["egress"] for c in rule.get("cidrBlocks", [])]
+    egress_cidrs = [
+        c for rule in groups["net-nodes"].inputs["egress"] for c in rule.get("cidrBlocks", [])
+    ]
     assert "10.0.0.0/12" in egress_cidrs
 
 
 @pytest.mark.parametrize("static", [True, False])
 def test_vpn_link(run: Run, static: bool) -> None:
-    link = OnPremLink(cidrs=["192.168.0.0/16"], customer_gateway_ip="203.0.113.10", static_routes_only=static)
+    link = OnPremLink(
+        cidrs=["192.168.0.0/16"], customer_gateway_ip="203.0.113.10", static_routes_only=static
+    )
     regs = build(run, network_args(on_prem=link))
     (gateway,) = of_type(regs, "aws:ec2/customerGateway:CustomerGateway")
     assert gateway.inputs["ipAddress"] == "203.0.113.10"
     (connection,) = of_type(regs, "aws:ec2/vpnConnection:VpnConnection")
     assert connection.inputs["staticRoutesOnly"] is static
-    assert len(of_type(regs, "aws:ec2/vpnConnectionRoute:VpnConnectionRoute")) == (1 if static else 0)
+    assert len(of_type(regs, "aws:ec2/vpnConnectionRoute:VpnConnectionRoute")) == (
+        1 if static else 0
+    )
     assert of_type(regs, "aws:ec2/vpnGatewayRoutePropagation:VpnGatewayRoutePropagation")
 
 
@@ -155,19 +174,28 @@ def test_vpn_link(run: Run, static: bool) -> None:
         ({"region": "europe"}, "region"),
         ({"interface_endpoints": ("ec2", "sts")}, "interface_endpoints"),
         (
-            {"on_prem": OnPremLink(cidrs=["10.64.1.0/24"], transit_gateway_id="tgw-0a1b2c3d4e5f60718")},
+            {
+                "on_prem": OnPremLink(
+                    cidrs=["10.64.1.0/24"], transit_gateway_id="tgw-0a1b2c3d4e5f60718"
+                )
+            },
             "on_prem.cidrs[0]",
         ),
         ({"on_prem": OnPremLink(cidrs=["10.0.0.0/12"])}, "on_prem"),
         (
             {
                 "on_prem": OnPremLink(
-                    cidrs=["10.0.0.0/12"], transit_gateway_id="tgw-0a1b2c3d4e5f60718", customer_gateway_ip="203.0.113.1"
+                    cidrs=["10.0.0.0/12"],
+                    transit_gateway_id="tgw-0a1b2c3d4e5f60718",
+                    customer_gateway_ip="203.0.113.1",
                 )
             },
             "on_prem",
         ),
-        ({"on_prem": OnPremLink(cidrs=["10.0.0.0/12"], customer_gateway_ip="nope")}, "on_prem.customer_gateway_ip"),
+        (
+            {"on_prem": OnPremLink(cidrs=["10.0.0.0/12"], customer_gateway_ip="nope")},
+            "on_prem.customer_gateway_ip",
+        ),
     ],
 )
 def test_bad_arguments_name_the_field(overrides: dict[str, Any], field: str) -> None:

@@ -111,7 +111,9 @@ def test_preview_document_has_the_shape_of_pulumi_preview_json() -> None:
             assert state["parent"] in urns
         if state["provider"]:
             assert state["provider"].rsplit("::", 1)[0] in urns
-    provider_steps = [s for s in document["steps"] if s["newState"]["type"] == "pulumi:providers:aws"]
+    provider_steps = [
+        s for s in document["steps"] if s["newState"]["type"] == "pulumi:providers:aws"
+    ]
     assert all(s["newState"]["inputs"]["region"] for s in provider_steps)
     assert len(document["steps"]) == len(registrations)
 
@@ -124,7 +126,11 @@ def test_plans_are_deterministic() -> None:
 
 def burst(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "burst.cli", *args], cwd=cwd, capture_output=True, text=True, timeout=300
+        [sys.executable, "-m", "burst.cli", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
 
 
@@ -156,7 +162,9 @@ def test_bad_config_exits_2_with_one_line_per_problem(tmp_path: Path) -> None:
       datasets: [{name: ticks, team: hft}]
   burst-platform:gpu: {instanceFamilies: []}
 """
-    result = burst("plan", "--stack", "broken", "--root", str(broken_project(tmp_path, config)), cwd=ROOT)
+    result = burst(
+        "plan", "--stack", "broken", "--root", str(broken_project(tmp_path, config)), cwd=ROOT
+    )
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     lines = result.stderr.strip().splitlines()
@@ -177,7 +185,9 @@ def test_bad_config_exits_2_with_one_line_per_problem(tmp_path: Path) -> None:
     ["config: [unclosed\n", "just a string\n", "config:\n  burst-platform:regions: []\n"],
 )
 def test_malformed_stack_files_exit_2(tmp_path: Path, config_text: str) -> None:
-    result = burst("plan", "--stack", "broken", "--root", str(broken_project(tmp_path, config_text)), cwd=ROOT)
+    result = burst(
+        "plan", "--stack", "broken", "--root", str(broken_project(tmp_path, config_text)), cwd=ROOT
+    )
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     assert result.stderr.startswith("burst plan: ")
