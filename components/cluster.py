@@ -22,6 +22,7 @@ from components.conventions import (
     ComponentArgsError,
     bounded_name,
     platform_tags,
+    require_account_id,
     require_name,
     require_region,
 )
@@ -39,7 +40,6 @@ SYSTEM_NODE_LABELS = {"burst.io/node-role": "system"}
 """Labels of the system node group a created cluster runs its controllers on."""
 
 _ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$")
-_ACCOUNT_ID = re.compile(r"^\d{12}$")
 
 
 @dataclass(frozen=True)
@@ -112,11 +112,10 @@ class BurstClusterArgs:
         require_name("cluster_name", self.cluster_name, max_length=100)
         require_name("environment", self.environment)
         require_region("region", self.region)
-        if not _ACCOUNT_ID.match(self.account_id):
-            raise ComponentArgsError("account_id", f"{self.account_id!r} is not a 12-digit ID")
+        require_account_id("account_id", self.account_id)
         require_name("discovery_tag_value", self.discovery_tag_value)
         for i, arn in enumerate(self.admin_role_arns):
-            if not _ROLE_ARN.match(arn):
+            if not _ROLE_ARN.fullmatch(arn):
                 raise ComponentArgsError(f"admin_role_arns[{i}]", f"{arn!r} is not an IAM role ARN")
         if self.mode == "create":
             if self.node_security_group_id is None:

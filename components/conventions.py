@@ -27,6 +27,7 @@ PLATFORM_NAME = "burst-platform"
 """Value of the `platform` tag on shared resources."""
 
 REGION_PATTERN = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
+ACCOUNT_ID_PATTERN = re.compile(r"\d{12}")
 NAME_PATTERN = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$")
 
 
@@ -65,7 +66,7 @@ def bounded_name(*parts: str, max_length: int, separator: str = "-") -> str:
 
 def require_name(field: str, value: str, max_length: int = 63) -> None:
     """Check that `value` is a lower-case DNS-style name (also a valid Kubernetes name)."""
-    if not isinstance(value, str) or not NAME_PATTERN.match(value) or len(value) > max_length:
+    if not isinstance(value, str) or not NAME_PATTERN.fullmatch(value) or len(value) > max_length:
         raise ComponentArgsError(
             field,
             f"{value!r} must be lower-case letters, digits and '-', at most {max_length} long",
@@ -74,7 +75,7 @@ def require_name(field: str, value: str, max_length: int = 63) -> None:
 
 def require_region(field: str, value: str) -> None:
     """Check that `value` looks like an AWS region name such as `eu-west-1`."""
-    if not isinstance(value, str) or not REGION_PATTERN.match(value):
+    if not isinstance(value, str) or not REGION_PATTERN.fullmatch(value):
         raise ComponentArgsError(field, f"{value!r} is not an AWS region name")
 
 
@@ -97,3 +98,9 @@ def require_tags(field: str, tags: Mapping[str, str], *required: str) -> None:
     missing = [key for key in required if not tags.get(key)]
     if missing:
         raise ComponentArgsError(field, f"missing tag(s) {', '.join(missing)}")
+
+
+def require_account_id(field: str, value: str) -> None:
+    """Check that `value` is a 12-digit AWS account ID."""
+    if not isinstance(value, str) or not ACCOUNT_ID_PATTERN.fullmatch(value):
+        raise ComponentArgsError(field, f"{value!r} is not a 12-digit AWS account ID")

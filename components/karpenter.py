@@ -22,13 +22,14 @@ from components.conventions import (
     ComponentArgsError,
     bounded_name,
     platform_tags,
+    require_account_id,
     require_name,
     require_region,
 )
 from components.versions import KARPENTER_VERSION
+from components.workload_identity import pod_identity_trust_policy
 
 KARPENTER_CHART = "oci://public.ecr.aws/karpenter/karpenter"
-_ACCOUNT_ID = re.compile(r"^\d{12}$")
 
 
 @dataclass(frozen=True)
@@ -98,39 +99,13 @@ class KarpenterControllerArgs:
         require_name("environment", self.environment)
         require_name("namespace", self.namespace)
         require_name("service_account", self.service_account)
-        if not _ACCOUNT_ID.match(self.account_id):
-            raise ComponentArgsError("account_id", f"{self.account_id!r} is not a 12-digit ID")
-        if not re.match(r"^\d+\.\d+\.\d+$", self.chart_version):
+        require_account_id("account_id", self.account_id)
+        if not re.fullmatch(r"^\d+\.\d+\.\d+$", self.chart_version):
             raise ComponentArgsError("chart_version", "pin an exact version such as 1.14.1")
         if not 900 <= self.max_session_seconds <= 3600:
             raise ComponentArgsError("max_session_seconds", "must be between 900 and 3600")
         if not 1 <= self.replicas <= 5:
             raise ComponentArgsError("replicas", "must be between 1 and 5")
-
-
-def pod_identity_trust_policy(
-    account_id: str, cluster_arn: str, namespace: str, service_account: str
-) -> dict[str, Any]:
-    """Pod Identity trust limited to one cluster, namespace and service account."""
-    return {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Sid": "PodIdentity",
-                "Effect": "Allow",
-                "Principal": {"Service": "pods.eks.amazonaws.com"},
-                "Action": ["sts:AssumeRole", "sts:TagSession"],
-                "Condition": {
-                    "StringEquals": {
-                        "aws:SourceAccount": account_id,
-                        "aws:RequestTag/kubernetes-namespace": namespace,
-                        "aws:RequestTag/kubernetes-service-account": service_account,
-                    },
-                    "ArnEquals": {"aws:SourceArn": cluster_arn},
-                },
-            }
-        ],
-    }
 
 
 def controller_policy_document(

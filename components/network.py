@@ -21,6 +21,7 @@ import pulumi_aws as aws
 from components.conventions import (
     ComponentArgsError,
     platform_tags,
+    require_account_id,
     require_name,
     require_non_empty,
     require_region,
@@ -45,7 +46,6 @@ REQUIRED_INTERFACE_ENDPOINTS = frozenset(
 DISCOVERY_TAG = "karpenter.sh/discovery"
 """Tag Karpenter's EC2NodeClass selectors use to find subnets and security groups."""
 
-_ACCOUNT_ID = re.compile(r"^\d{12}$")
 _TGW_ID = re.compile(r"^tgw-[0-9a-f]{8,17}$")
 
 
@@ -77,7 +77,7 @@ class OnPremLink:
             raise ComponentArgsError(
                 field_name, "set exactly one of transit_gateway_id or customer_gateway_ip"
             )
-        if self.transit_gateway_id is not None and not _TGW_ID.match(self.transit_gateway_id):
+        if self.transit_gateway_id is not None and not _TGW_ID.fullmatch(self.transit_gateway_id):
             raise ComponentArgsError(
                 f"{field_name}.transit_gateway_id", f"{self.transit_gateway_id!r} is not a tgw- ID"
             )
@@ -124,8 +124,7 @@ class PrivateNetworkArgs:
     def __post_init__(self) -> None:
         require_name("environment", self.environment)
         require_region("region", self.region)
-        if not _ACCOUNT_ID.match(self.account_id):
-            raise ComponentArgsError("account_id", f"{self.account_id!r} is not a 12-digit ID")
+        require_account_id("account_id", self.account_id)
         network = _require_cidr("cidr_block", self.cidr_block)
         if network.prefixlen > 20:
             raise ComponentArgsError("cidr_block", "must be a /20 or larger")

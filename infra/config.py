@@ -136,7 +136,8 @@ class _Problems:
         self.lines: list[str] = []
 
     def add(self, path: str, problem: str) -> None:
-        self.lines.append(f"{PROJECT}:{path}: {problem}")
+        line = f"{PROJECT}:{path}: {problem}"
+        self.lines.append(line if line.isprintable() else line.encode("unicode_escape").decode())
 
 
 def _is_int(value: Any) -> bool:
@@ -189,7 +190,7 @@ class _Reader:
         if not isinstance(value, str):
             self.problems.add(path, f"must be a string, got {type(value).__name__}")
             return default or ""
-        if pattern is not None and not pattern.match(value):
+        if pattern is not None and not pattern.fullmatch(value):
             self.problems.add(path, f"{value!r} is not {what}")
         return value
 
@@ -470,7 +471,7 @@ def _data_classes(
     entries = read.mapping(value, "dataClasses", required=True)
     for class_name, item in entries.items():
         path = f"dataClasses.{class_name}"
-        if not isinstance(class_name, str) or not _DNS_LABEL.match(class_name):
+        if not isinstance(class_name, str) or not _DNS_LABEL.fullmatch(class_name):
             read.problems.add(path, "class names must be DNS labels")
             continue
         entry = read.mapping(item, path, required=True)
