@@ -233,7 +233,7 @@ def controller_policy_document(
                 "Sid": "AllowSSMReadActions",
                 "Effect": "Allow",
                 "Action": "ssm:GetParameter",
-                "Resource": f"arn:aws:ssm:{region}::parameter/aws/service/*",
+                "Resource": f"arn:aws:ssm:{region}:*:parameter/aws/service/*",
             },
             {
                 "Sid": "AllowPricingReadActions",
@@ -305,8 +305,14 @@ def controller_policy_document(
             {
                 "Sid": "AllowInstanceProfileReadActions",
                 "Effect": "Allow",
-                "Action": ["iam:GetInstanceProfile", "iam:ListInstanceProfiles"],
+                "Action": "iam:GetInstanceProfile",
                 "Resource": f"arn:aws:iam::{account_id}:instance-profile/*",
+            },
+            {
+                "Sid": "AllowInstanceProfileListing",
+                "Effect": "Allow",
+                "Action": "iam:ListInstanceProfiles",
+                "Resource": "*",
             },
             {
                 "Sid": "AllowAPIServerEndpointDiscovery",

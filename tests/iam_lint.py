@@ -13,6 +13,12 @@ Which documents it understands:
 * trust policies: they have no `Resource` (the role is implied), which parliament reports as
   MALFORMED, so `lint_trust_policy` adds the role's own ARN as the resource first.
 
+parliament judges each statement on its own, so a policy that scopes `ec2:RunInstances` with one
+statement per resource type (as Karpenter's controller policy does, to put a different condition
+on each) draws RESOURCE_MISMATCH for every statement. IAM evaluates the union of the statements,
+so `all_findings` keeps a mismatch only for an (action, required resource format) pair that no
+Allow statement of the document covers.
+
 Severities come from parliament's `config.yaml`, applied by `parliament.enhance_finding` (the
 library leaves them empty; only its CLI fills them in). `lint` returns what is above LOW, with
 one change: an unknown action or service prefix, LOW in parliament, is raised to MEDIUM here.
@@ -24,6 +30,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -72,6 +79,10 @@ def all_findings(document: dict[str, Any]) -> list[Finding]:
     findings = []
     for raw in policy.findings:
         parliament.enhance_finding(raw)
+        if raw.issue == "RESOURCE_MISMATCH" and isinstance(raw.detail, list):
+            raw.detail = [m for m in raw.detail if not _covered(document, m)]
+            if not raw.detail:
+                continue
         findings.append(
             Finding(
                 issue=raw.issue,
@@ -81,6 +92,26 @@ def all_findings(document: dict[str, Any]) -> list[Finding]:
             )
         )
     return findings
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def _covered(document: dict[str, Any], mismatch: dict[str, str]) -> bool:
+    """Whether some Allow statement grants `action` on a resource of the required format."""
+    action, required = mismatch["action"], mismatch["required_format"]
+    pattern = re.compile("^" + ".*".join(re.escape(part) for part in required.split("*")) + "$")
+    for statement in _as_list(document.get("Statement", [])):
+        if statement.get("Effect") != "Allow":
+            continue
+        actions = [a.lower() for a in _as_list(statement.get("Action", []))]
+        if action.lower() not in actions:
+            continue
+        resources = _as_list(statement.get("Resource", []))
+        if any(r == "*" and required == "*" or pattern.match(r) for r in resources):
+            return True
+    return False
 
 
 def lint(document: dict[str, Any], minimum_severity: str = "MEDIUM") -> list[Finding]:
@@ -114,6 +145,8 @@ _POLICY_INPUTS = {
     "aws:sns/topicPolicy:TopicPolicy": ("policy", RESOURCE_POLICY),
     "aws:sns/topic:Topic": ("policy", RESOURCE_POLICY),
     "aws:kms/key:Key": ("policy", RESOURCE_POLICY),
+    "aws:sqs/queuePolicy:QueuePolicy": ("policy", RESOURCE_POLICY),
+    "aws:ec2/vpcEndpoint:VpcEndpoint": ("policy", RESOURCE_POLICY),
 }
 """Resource types that carry a policy document, the input holding it, and its kind."""
 

@@ -190,3 +190,26 @@ def test_malformed_principal_in_a_resource_policy_is_caught() -> None:
         ],
     }
     assert ("UNKNOWN_PRINCIPAL", "MEDIUM") in issues(lint(document))
+
+
+def test_split_statements_are_judged_as_a_union() -> None:
+    """RunInstances scoped per resource type over several statements passes only when complete."""
+    subnet_only = {
+        "Effect": "Allow",
+        "Action": "ec2:RunInstances",
+        "Resource": "arn:aws:ec2:eu-west-1:*:subnet/*",
+    }
+    rest = {
+        "Effect": "Allow",
+        "Action": "ec2:RunInstances",
+        "Resource": [
+            "arn:aws:ec2:eu-west-1::image/*",
+            "arn:aws:ec2:eu-west-1:*:instance/*",
+            "arn:aws:ec2:eu-west-1:*:network-interface/*",
+            "arn:aws:ec2:eu-west-1:*:security-group/*",
+            "arn:aws:ec2:eu-west-1:*:volume/*",
+        ],
+    }
+    partial = {"Version": "2012-10-17", "Statement": [subnet_only]}
+    assert [f.issue for f in lint(partial)] == ["RESOURCE_MISMATCH"]
+    assert lint({"Version": "2012-10-17", "Statement": [subnet_only, rest]}) == []

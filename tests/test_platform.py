@@ -18,6 +18,7 @@ import pytest
 from burst.mock_runtime import Registration
 from burst.plan import plan_registrations, resource_regions
 from tests.conftest import ROOT
+from tests.iam_lint import lint_document, policy_documents
 
 
 @functools.cache
@@ -197,3 +198,14 @@ def test_missing_stack_exits_2() -> None:
     result = burst("plan", "--stack", "nope", cwd=ROOT)
     assert result.returncode == 2
     assert "Pulumi.nope.yaml: stack file not found" in result.stderr
+
+
+def test_every_iam_document_of_prod_passes_the_linter() -> None:
+    documents = policy_documents(planned("prod")[0], account_id="111122223333")
+    kinds = Counter(d.resource_type for d in documents)
+    assert kinds["aws:iam/role:Role"] >= 10
+    assert kinds["aws:iam/rolePolicy:RolePolicy"] >= 2
+    assert kinds["aws:sqs/queuePolicy:QueuePolicy"] == 2
+    for document in documents:
+        findings = lint_document(document)
+        assert not findings, (document.resource_type, document.resource_name, findings)
