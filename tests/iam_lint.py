@@ -109,7 +109,7 @@ def _covered(document: dict[str, Any], mismatch: dict[str, str]) -> bool:
         if action.lower() not in actions:
             continue
         resources = _as_list(statement.get("Resource", []))
-        if any(r == "*" and required == "*" or pattern.match(r) for r in resources):
+        if any((r == "*" and required == "*") or pattern.match(r) for r in resources):
             return True
     return False
 
