@@ -7,11 +7,12 @@ The ladder is two NodePools over the same EC2NodeClass and the same NVIDIA x86 r
 * `<prefix>-on-demand` (weight 10 by default): `capacity-type In [on-demand]`, tainted with
   `nvidia.com/gpu` only, capped hard by `on_demand_gpu_limit`.
 
-Karpenter tries pools in descending weight, so pods that tolerate the spot taint land on spot and
-fall back to on-demand only when spot cannot be launched; pods that do not tolerate it can only
-use on-demand. Weighted fallback is per scheduling batch and is known to be slow or opaque
-(aws/karpenter-provider-aws#8885, #5743), which is why the on-demand pool carries a hard GPU limit
-and Kueue (see `components.team_queues`) decides the spot/on-demand split by quota.
+Karpenter tries pools in descending weight: a pod that tolerates the spot taint and does not pin a
+capacity type lands on spot and falls back to on-demand only when spot cannot be launched; a pod
+that does not tolerate it can only use on-demand. Pods admitted by Kueue (`components.team_queues`)
+carry their flavor's `karpenter.sh/capacity-type` node selector, so for them the quota split, not
+the weights, decides. Weighted fallback is per scheduling batch and known to be slow or opaque
+(aws/karpenter-provider-aws#8885, #5743), which is why the on-demand pool carries a hard GPU limit.
 
 Each pool diversifies by construction: several instance families (with `minValues` on the family
 when more than one is given) and `node.kubernetes.io/instance-type Exists` with `minValues`, so a

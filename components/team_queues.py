@@ -339,27 +339,30 @@ class TeamQueues(pulumi.ComponentResource):
             child: str,
             kind: str,
             metadata: dict[str, Any],
-            fields: dict[str, Any],
+            spec: dict[str, Any],
             depends_on: Sequence[pulumi.Resource] = (),
         ) -> pulumi.Resource:
-            return _KubernetesObject(
+            resource: pulumi.Resource = k8s.apiextensions.CustomResource(
                 f"{name}-{child}",
-                KUEUE_API_VERSION,
-                kind,
-                metadata,
-                fields,
+                api_version=KUEUE_API_VERSION,
+                kind=kind,
+                metadata=metadata,
+                spec=spec,
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[*kueue_deps, *depends_on]),
             )
+            return resource
 
-        for flavor, spec in resource_flavor_specs(args).items():
-            kueue_object(f"flavor-{flavor}", "ResourceFlavor", {"name": flavor}, {"spec": spec})
+        for flavor, flavor_spec in resource_flavor_specs(args).items():
+            kueue_object(f"flavor-{flavor}", "ResourceFlavor", {"name": flavor}, flavor_spec)
 
         for level, priority in PRIORITY_LEVELS.items():
-            kueue_object(
-                f"wpc-{level}",
+            _TopLevelCustomResource(
+                f"{name}-wpc-{level}",
+                KUEUE_API_VERSION,
                 "WorkloadPriorityClass",
                 {"name": priority.name},
                 {"value": priority.value, "description": priority.description},
+                opts=pulumi.ResourceOptions(parent=self, depends_on=kueue_deps),
             )
             k8s.scheduling.v1.PriorityClass(
                 f"{name}-pc-{level}",
@@ -384,13 +387,13 @@ class TeamQueues(pulumi.ComponentResource):
                 f"{team.name}-cluster-queue",
                 "ClusterQueue",
                 {"name": queue_name, "labels": labels},
-                {"spec": cluster_queue_spec(team, args.cohort)},
+                cluster_queue_spec(team, args.cohort),
             )
             kueue_object(
                 f"{team.name}-local-queue",
                 "LocalQueue",
                 {"name": LOCAL_QUEUE_NAME, "namespace": team.namespace_name, "labels": labels},
-                {"spec": {"clusterQueue": queue_name}},
+                {"clusterQueue": queue_name},
                 depends_on=[namespace, cluster_queue],
             )
             k8s.core.v1.ResourceQuota(
@@ -435,8 +438,8 @@ class TeamQueues(pulumi.ComponentResource):
         )
 
 
-class _KubernetesObject(pulumi.CustomResource):
-    """A custom resource given as a whole object.
+class _TopLevelCustomResource(pulumi.CustomResource):
+    """A custom resource whose fields sit at the top level of the object, beside `metadata`.
 
     `pulumi_kubernetes.apiextensions.CustomResource` in Python only takes `spec`, but a
     WorkloadPriorityClass keeps `value` and `description` at the top level. The provider handles

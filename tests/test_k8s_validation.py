@@ -1,0 +1,756 @@
+"""The offline Kubernetes validator: it accepts what the components emit and catches known bugs."""
+
+from __future__ import annotations
+
+import copy
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import kubernetes_validate
+import pulumi
+import pulumi_kubernetes as k8s
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from burst.mock_runtime import run_program
+from components.gpu_capacity import (
+    _KARPENTER_AWS_LABELS,
+    DisruptionBudget,
+    GpuCapacity,
+    GpuCapacityArgs,
+    node_class_spec,
+    node_pool_spec,
+)
+from components.team_queues import (
+    TeamQueues,
+    TeamQueuesArgs,
+    TeamQuota,
+    cluster_queue_spec,
+    resource_flavor_specs,
+)
+from components.versions import EKS_VERSION
+from tests import k8s_validation
+from tests.k8s_validation import (
+    KARPENTER_AWS_LABELS,
+    PYTHON_RULES,
+    SECTION3_CEL_RULES,
+    SECTION3_SCHEMA_CONSTRAINTS,
+    CrdSchemasMissingError,
+    crd_schema_node,
+    engine_disagreements,
+    evaluated_rules,
+    objects_from_registrations,
+    rule_coverage,
+    validate_object,
+)
+
+GPU_ARGS = GpuCapacityArgs(
+    cluster_name="burst",
+    environment="dev",
+    node_role_name="burst-node",
+    discovery_tag_value="burst",
+    root_volume_kms_key_arn="arn:aws:kms:us-east-1:111122223333:key/abc",
+    spot_gpu_limit=16,
+    on_demand_gpu_limit=4,
+)
+QUEUE_ARGS = TeamQueuesArgs(
+    teams=[TeamQuota("ml", 8, 2, 4), TeamQuota("quant", 4, namespace="quant-research")],
+    environment="dev",
+    spot_node_pool="gpu-spot",
+    on_demand_node_pool="gpu-on-demand",
+)
+ENGINES = ("auto", "python")
+GT_LT_MESSAGE = (
+    "requirements operator 'Gt', 'Lt', 'Gte', or 'Lte' must have a single positive integer value"
+)
+
+
+def nodepool() -> dict[str, Any]:
+    return {
+        "apiVersion": "karpenter.sh/v1",
+        "kind": "NodePool",
+        "metadata": {"name": "gpu-spot"},
+        "spec": node_pool_spec(GPU_ARGS, "spot", "gpu"),
+    }
+
+
+def nodeclass() -> dict[str, Any]:
+    return {
+        "apiVersion": "karpenter.k8s.aws/v1",
+        "kind": "EC2NodeClass",
+        "metadata": {"name": "gpu"},
+        "spec": node_class_spec(GPU_ARGS),
+    }
+
+
+def clusterqueue() -> dict[str, Any]:
+    return {
+        "apiVersion": "kueue.x-k8s.io/v1beta2",
+        "kind": "ClusterQueue",
+        "metadata": {"name": "team-ml"},
+        "spec": cluster_queue_spec(QUEUE_ARGS.teams[0], "burst-gpu"),
+    }
+
+
+def flavor() -> dict[str, Any]:
+    return {
+        "apiVersion": "kueue.x-k8s.io/v1beta2",
+        "kind": "ResourceFlavor",
+        "metadata": {"name": "gpu-spot"},
+        "spec": resource_flavor_specs(QUEUE_ARGS)["gpu-spot"],
+    }
+
+
+def localqueue() -> dict[str, Any]:
+    return {
+        "apiVersion": "kueue.x-k8s.io/v1beta2",
+        "kind": "LocalQueue",
+        "metadata": {"name": "default", "namespace": "ml"},
+        "spec": {"clusterQueue": "team-ml"},
+    }
+
+
+def job() -> dict[str, Any]:
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {
+            "name": "train",
+            "namespace": "ml",
+            "labels": {
+                "kueue.x-k8s.io/queue-name": "default",
+                "kueue.x-k8s.io/priority-class": "burst-background",
+            },
+        },
+        "spec": {
+            "suspend": True,
+            "template": {
+                "spec": {
+                    "restartPolicy": "Never",
+                    "priorityClassName": "burst-background",
+                    "terminationGracePeriodSeconds": 100,
+                    "containers": [
+                        {
+                            "name": "train",
+                            "image": "train:1",
+                            "resources": {"limits": {"nvidia.com/gpu": "1"}},
+                        }
+                    ],
+                }
+            },
+        },
+    }
+
+
+def requirements(obj: dict[str, Any]) -> list[dict[str, Any]]:
+    reqs: list[dict[str, Any]] = obj["spec"]["template"]["spec"]["requirements"]
+    return reqs
+
+
+def family_requirement(obj: dict[str, Any]) -> dict[str, Any]:
+    return next(r for r in requirements(obj) if r["key"].endswith("instance-family"))
+
+
+def edit(
+    make: Callable[[], dict[str, Any]], change: Callable[[dict[str, Any]], Any]
+) -> dict[str, Any]:
+    obj = make()
+    change(obj)
+    return obj
+
+
+def deployed_objects() -> list[dict[str, Any]]:
+    def program() -> None:
+        provider = k8s.Provider("k8s", kubeconfig="{}")
+        opts = pulumi.ResourceOptions(providers=[provider])
+        GpuCapacity("gpu", GPU_ARGS, opts=opts)
+        TeamQueues("queues", QUEUE_ARGS, opts=opts)
+        TeamQueues(
+            "opt-in",
+            TeamQueuesArgs(
+                teams=[TeamQuota("research", 2, namespace="research")],
+                environment="dev",
+                spot_node_pool="gpu-spot",
+                on_demand_node_pool="gpu-on-demand",
+                spot_opt_in=True,
+                install_kueue=False,
+                cohort="other",
+            ),
+            opts=opts,
+        )
+
+    return objects_from_registrations(run_program(program, project="burst-platform", stack="test"))
+
+
+@pytest.fixture(scope="module")
+def emitted() -> list[dict[str, Any]]:
+    return deployed_objects()
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_every_object_the_components_emit_validates(
+    emitted: list[dict[str, Any]], engine: str
+) -> None:
+    kinds = {o["kind"] for o in emitted}
+    assert kinds == {
+        "EC2NodeClass",
+        "NodePool",
+        "ResourceFlavor",
+        "WorkloadPriorityClass",
+        "ClusterQueue",
+        "LocalQueue",
+        "Namespace",
+        "ResourceQuota",
+        "LimitRange",
+        "PriorityClass",
+    }
+    for obj in emitted:
+        assert validate_object(obj, engine=engine) == [], obj["metadata"]["name"]
+
+
+def test_both_engines_agree_on_the_emitted_objects(emitted: list[dict[str, Any]]) -> None:
+    for obj in emitted:
+        if obj["apiVersion"].startswith(("karpenter", "kueue")):
+            assert engine_disagreements(obj) == []
+
+
+def test_the_base_objects_of_the_negative_tests_are_valid() -> None:
+    for make in (nodepool, nodeclass, clusterqueue, flavor, localqueue, job):
+        assert validate_object(make()) == [], make.__name__
+
+
+NEGATIVE_CASES: list[tuple[str, Callable[[], dict[str, Any]], str]] = [
+    (
+        "kubelet under the NodePool template (moved to EC2NodeClass in v1)",
+        lambda: edit(
+            nodepool, lambda o: o["spec"]["template"]["spec"].update(kubelet={"maxPods": 110})
+        ),
+        "spec.template.spec.kubelet: unknown field",
+    ),
+    (
+        "metadata.namespace on a cluster-scoped NodePool",
+        lambda: edit(nodepool, lambda o: o["metadata"].update(namespace="karpenter")),
+        "metadata.namespace: NodePool is cluster-scoped",
+    ),
+    (
+        "weight 101",
+        lambda: edit(nodepool, lambda o: o["spec"].update(weight=101)),
+        "spec.weight: 101 is greater than the maximum of 100",
+    ),
+    (
+        "weight 0",
+        lambda: edit(nodepool, lambda o: o["spec"].update(weight=0)),
+        "spec.weight: 0 is less than the minimum of 1",
+    ),
+    (
+        "minValues 51",
+        lambda: edit(nodepool, lambda o: requirements(o)[-1].update(minValues=51)),
+        "minValues: 51 is greater than the maximum of 50",
+    ),
+    (
+        "In requirement with fewer values than minValues",
+        lambda: edit(nodepool, lambda o: family_requirement(o).update(minValues=4)),
+        "requirements with 'minValues' must have at least that many values specified in the "
+        "'values' field",
+    ),
+    (
+        "budget schedule without duration",
+        lambda: edit(
+            nodepool,
+            lambda o: o["spec"]["disruption"]["budgets"].append(
+                {"nodes": "0", "schedule": "@daily"}
+            ),
+        ),
+        "'schedule' must be set with 'duration'",
+    ),
+    (
+        "EC2NodeClass with both role and instanceProfile",
+        lambda: edit(nodeclass, lambda o: o["spec"].update(instanceProfile="burst-node")),
+        "must specify exactly one of ['role', 'instanceProfile']",
+    ),
+    (
+        "EC2NodeClass with neither role nor instanceProfile",
+        lambda: edit(nodeclass, lambda o: o["spec"].pop("role")),
+        "must specify exactly one of ['role', 'instanceProfile']",
+    ),
+    (
+        "ClusterQueue with the v1beta1 field cohort instead of cohortName",
+        lambda: edit(clusterqueue, lambda o: o["spec"].update(cohort=o["spec"].pop("cohortName"))),
+        "spec.cohort: unknown field",
+    ),
+    (
+        "ClusterQueue in the deprecated v1beta1 API",
+        lambda: edit(clusterqueue, lambda o: o.update(apiVersion="kueue.x-k8s.io/v1beta1")),
+        "the platform emits kueue.x-k8s.io/v1beta2",
+    ),
+    (
+        "requirement key in the karpenter.sh domain",
+        lambda: edit(
+            nodepool,
+            lambda o: requirements(o).append({"key": "karpenter.sh/custom", "operator": "Exists"}),
+        ),
+        'label domain "karpenter.sh" is restricted',
+    ),
+    (
+        "requirement key outside the karpenter.k8s.aws allow-list",
+        lambda: edit(
+            nodepool,
+            lambda o: requirements(o).append(
+                {"key": "karpenter.k8s.aws/instance-color", "operator": "Exists"}
+            ),
+        ),
+        'label domain "karpenter.k8s.aws" is restricted',
+    ),
+    (
+        "requirement on karpenter.sh/nodepool",
+        lambda: edit(
+            nodepool,
+            lambda o: requirements(o).append(
+                {"key": "karpenter.sh/nodepool", "operator": "In", "values": ["x"]}
+            ),
+        ),
+        'label "karpenter.sh/nodepool" is restricted',
+    ),
+    (
+        "template label kubernetes.io/hostname",
+        lambda: edit(
+            nodepool,
+            lambda o: o["spec"]["template"]["metadata"]["labels"].update(
+                {"kubernetes.io/hostname": "a"}
+            ),
+        ),
+        'label "kubernetes.io/hostname" is restricted',
+    ),
+    (
+        "In requirement without values",
+        lambda: edit(nodepool, lambda o: family_requirement(o).update(values=[])),
+        "requirements with operator 'In' must have a value defined",
+    ),
+    (
+        "Gt requirement with a non-integer",
+        lambda: edit(
+            nodepool,
+            lambda o: requirements(o).append(
+                {
+                    "key": "karpenter.k8s.aws/instance-gpu-count",
+                    "operator": "Gt",
+                    "values": ["many"],
+                }
+            ),
+        ),
+        GT_LT_MESSAGE,
+    ),
+    (
+        "Lt requirement with two values",
+        lambda: edit(
+            nodepool,
+            lambda o: requirements(o).append(
+                {
+                    "key": "karpenter.k8s.aws/instance-gpu-count",
+                    "operator": "Lt",
+                    "values": ["1", "2"],
+                }
+            ),
+        ),
+        GT_LT_MESSAGE,
+    ),
+    (
+        "requirement value that is not a label value",
+        lambda: edit(nodepool, lambda o: family_requirement(o)["values"].append("g5/large")),
+        "is not a label value (client-side)",
+    ),
+    (
+        "Exists requirement with values",
+        lambda: edit(nodepool, lambda o: requirements(o)[-1].update(values=["g5.xlarge"])),
+        "must be empty for Exists",
+    ),
+    (
+        "NodePool without consolidateAfter (required by the AWS v1.14.1 CRD)",
+        lambda: edit(nodepool, lambda o: o["spec"]["disruption"].pop("consolidateAfter")),
+        "'consolidateAfter' is a required property",
+    ),
+    (
+        "budget duration in seconds",
+        lambda: edit(
+            nodepool,
+            lambda o: o["spec"]["disruption"]["budgets"].append(
+                {"nodes": "0", "schedule": "@daily", "duration": "30s"}
+            ),
+        ),
+        "duration: '30s' does not match",
+    ),
+    (
+        "terminationGracePeriod Never",
+        lambda: edit(
+            nodepool, lambda o: o["spec"]["template"]["spec"].update(terminationGracePeriod="Never")
+        ),
+        "terminationGracePeriod: 'Never' does not match",
+    ),
+    (
+        "NodePool name longer than a label value",
+        lambda: edit(nodepool, lambda o: o["metadata"].update(name="p" * 64)),
+        "is not a DNS-1123 label",
+    ),
+    (
+        "alias combined with an id term",
+        lambda: edit(
+            nodeclass,
+            lambda o: o["spec"]["amiSelectorTerms"].append({"id": "ami-0123456789abcdef0"}),
+        ),
+        "'alias' is mutually exclusive, cannot be set with a combination of other amiSelectorTerms",
+    ),
+    (
+        "alias and name in one term",
+        lambda: edit(nodeclass, lambda o: o["spec"]["amiSelectorTerms"][0].update(name="my-ami")),
+        "'alias' is mutually exclusive, cannot be set with a combination of other fields in "
+        "amiSelectorTerms",
+    ),
+    (
+        "alias of an unknown family",
+        lambda: edit(
+            nodeclass, lambda o: o["spec"]["amiSelectorTerms"][0].update(alias="ubuntu@v1")
+        ),
+        "family is not supported",
+    ),
+    (
+        "windows alias pinned to a version",
+        lambda: edit(
+            nodeclass, lambda o: o["spec"]["amiSelectorTerms"][0].update(alias="windows2022@v1")
+        ),
+        "windows families may only specify version 'latest'",
+    ),
+    (
+        "alias longer than 30 characters",
+        lambda: edit(
+            nodeclass,
+            lambda o: o["spec"]["amiSelectorTerms"][0].update(alias="al2023@v" + "1" * 30),
+        ),
+        "is too long",
+    ),
+    (
+        "amiFamily that contradicts the alias",
+        lambda: edit(nodeclass, lambda o: o["spec"].update(amiFamily="Bottlerocket")),
+        "if set, amiFamily must be 'AL2023' or 'Custom' when using an AL2023 alias",
+    ),
+    (
+        "restricted EC2NodeClass tag",
+        lambda: edit(nodeclass, lambda o: o["spec"]["tags"].update({"eks:eks-cluster-name": "x"})),
+        "tag contains a restricted tag matching eks:eks-cluster-name",
+    ),
+    (
+        "two root volumes",
+        lambda: edit(
+            nodeclass,
+            lambda o: o["spec"]["blockDeviceMappings"].append(
+                {"deviceName": "/dev/xvdb", "rootVolume": True, "ebs": {"volumeSize": "10Gi"}}
+            ),
+        ),
+        "must have only one blockDeviceMappings with rootVolume",
+    ),
+    (
+        "hop limit 65",
+        lambda: edit(
+            nodeclass, lambda o: o["spec"]["metadataOptions"].update(httpPutResponseHopLimit=65)
+        ),
+        "httpPutResponseHopLimit: 65 is greater than the maximum of 64",
+    ),
+    (
+        "empty subnet selector",
+        lambda: edit(nodeclass, lambda o: o["spec"].update(subnetSelectorTerms=[])),
+        "subnetSelectorTerms cannot be empty",
+    ),
+    (
+        "flavor that does not list every covered resource",
+        lambda: edit(
+            clusterqueue, lambda o: o["spec"]["resourceGroups"][0]["flavors"][1]["resources"].pop()
+        ),
+        "flavors must have the same number of resources as the coveredResources",
+    ),
+    (
+        "borrowingLimit without a cohort",
+        lambda: edit(clusterqueue, lambda o: o["spec"].pop("cohortName")),
+        "borrowingLimit must be nil when cohort is empty",
+    ),
+    (
+        "fungibility preference with MayStopSearch",
+        lambda: edit(
+            clusterqueue,
+            lambda o: o["spec"]["flavorFungibility"].update(preference="BorrowingOverPreemption"),
+        ),
+        "preference can only be set when both whenCanBorrow and whenCanPreempt are TryNextFlavor",
+    ),
+    (
+        "the same flavor twice",
+        lambda: edit(
+            clusterqueue,
+            lambda o: o["spec"]["resourceGroups"][0]["flavors"].append(
+                copy.deepcopy(o["spec"]["resourceGroups"][0]["flavors"][0])
+            ),
+        ),
+        "duplicate entry for key(s) ['name']",
+    ),
+    (
+        "nominal quota that is not a quantity",
+        lambda: edit(
+            clusterqueue,
+            lambda o: o["spec"]["resourceGroups"][0]["flavors"][0]["resources"][0].update(
+                nominalQuota="lots"
+            ),
+        ),
+        "nominalQuota: 'lots' does not match",
+    ),
+    (
+        "Exists toleration with a value",
+        lambda: edit(flavor, lambda o: o["spec"]["tolerations"][0].update(value="true")),
+        "a value must be empty when 'operator' is 'Exists'",
+    ),
+    (
+        "LocalQueue without namespace",
+        lambda: edit(localqueue, lambda o: o["metadata"].pop("namespace")),
+        "metadata.namespace: LocalQueue is namespaced",
+    ),
+    (
+        "WorkloadPriorityClass with a spec",
+        lambda: {
+            "apiVersion": "kueue.x-k8s.io/v1beta2",
+            "kind": "WorkloadPriorityClass",
+            "metadata": {"name": "burst-critical"},
+            "spec": {"value": 1},
+        },
+        "'value' is a required property",
+    ),
+    (
+        "Job with an unknown field",
+        lambda: edit(job, lambda o: o["spec"].update(queueName="default")),
+        "Additional properties are not allowed ('queueName' was unexpected)",
+    ),
+    (
+        "ResourceQuota without a namespace",
+        lambda: {
+            "apiVersion": "v1",
+            "kind": "ResourceQuota",
+            "metadata": {"name": "backstop"},
+            "spec": {"hard": {"requests.nvidia.com/gpu": "4"}},
+        },
+        "metadata.namespace: ResourceQuota is namespaced",
+    ),
+    (
+        "PriorityClass with a namespace",
+        lambda: {
+            "apiVersion": "scheduling.k8s.io/v1",
+            "kind": "PriorityClass",
+            "metadata": {"name": "burst-critical", "namespace": "ml"},
+            "value": 1,
+        },
+        "metadata.namespace: PriorityClass is cluster-scoped",
+    ),
+    (
+        "Namespace with an invalid label value",
+        lambda: {
+            "apiVersion": "v1",
+            "kind": "Namespace",
+            "metadata": {"name": "ml", "labels": {"team": "ML team"}},
+        },
+        "is not a label value",
+    ),
+    (
+        "LimitRange with a misspelled field",
+        lambda: {
+            "apiVersion": "v1",
+            "kind": "LimitRange",
+            "metadata": {"name": "defaults", "namespace": "ml"},
+            "spec": {"limits": [{"type": "Container", "defaultRequests": {"cpu": "1"}}]},
+        },
+        "'defaultRequests' was unexpected",
+    ),
+]
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize(
+    ("make", "expected"),
+    [pytest.param(make, expected, id=title) for title, make, expected in NEGATIVE_CASES],
+)
+def test_the_validator_catches(
+    make: Callable[[], dict[str, Any]], expected: str, engine: str
+) -> None:
+    problems = validate_object(make(), engine=engine)
+    assert any(expected in problem for problem in problems), problems
+
+
+def test_problems_name_the_object_and_the_path() -> None:
+    obj = edit(nodepool, lambda o: o["spec"]["template"]["spec"].update(kubelet={}))
+    assert validate_object(obj) == [
+        "NodePool/gpu-spot: spec.template.spec.kubelet: unknown field "
+        "(the API server would prune it)"
+    ]
+
+
+def test_every_section3_cel_rule_is_covered_by_cel_or_python() -> None:
+    coverage = rule_coverage()
+    for kind, messages in SECTION3_CEL_RULES.items():
+        for message in messages:
+            rules = [c for c in coverage if c.kind == kind and c.message == message]
+            assert rules, f"{kind}: {message!r} is not (verbatim) in the CRD"
+            assert {c.engine for c in rules} <= {"cel", "python"}, (message, rules)
+            assert message in PYTHON_RULES, f"no Python fallback for {message!r}"
+
+
+def test_no_crd_rule_is_left_unevaluated() -> None:
+    coverage = rule_coverage()
+    assert [c for c in coverage if c.engine == "unsupported"] == []
+    for rule in coverage:
+        if rule.engine == "python":
+            assert re.search(r"lacks (find|split)", rule.reason), rule
+        if rule.engine == "transition":
+            assert "oldSelf" in rule.rule
+    engines = {c.engine for c in coverage if c.kind in ("NodePool", "EC2NodeClass")}
+    assert engines == {"cel", "python", "transition"}
+
+
+def test_every_section3_schema_constraint_is_in_the_crd() -> None:
+    for constraint in SECTION3_SCHEMA_CONSTRAINTS:
+        node = crd_schema_node(constraint.kind, constraint.path)
+        if constraint.keyword == "required":
+            assert set(constraint.value) <= set(node["required"]), constraint
+        else:
+            assert node[constraint.keyword] == constraint.value, constraint
+
+
+def test_the_karpenter_aws_allow_list_matches_the_crd() -> None:
+    rules = [
+        c
+        for c in rule_coverage()
+        if c.kind == "NodePool" and c.message == 'label domain "karpenter.k8s.aws" is restricted'
+    ]
+    assert len(rules) == 2
+    for rule in rules:
+        assert set(re.findall(r'"(karpenter\.k8s\.aws/[^"]+)"', rule.rule)) == KARPENTER_AWS_LABELS
+    assert _KARPENTER_AWS_LABELS == KARPENTER_AWS_LABELS
+
+
+def test_the_report_shows_both_engines_at_work(emitted: list[dict[str, Any]]) -> None:
+    for obj in emitted:
+        validate_object(obj)
+    report = evaluated_rules()
+    budgets = ("NodePool", "spec.disruption.budgets", "'schedule' must be set with 'duration'")
+    assert "cel" in report[budgets]
+    domain = (
+        "NodePool",
+        "spec.template.spec.requirements[].key",
+        'label domain "karpenter.sh" is restricted',
+    )
+    assert report[domain] == {"python"}
+
+
+requirement = st.fixed_dictionaries(
+    {
+        "key": st.sampled_from(
+            ["karpenter.k8s.aws/instance-family", "node.kubernetes.io/instance-type"]
+        ),
+        "operator": st.sampled_from(
+            ["In", "NotIn", "Exists", "DoesNotExist", "Gt", "Lt", "Gte", "Lte"]
+        ),
+    },
+    optional={
+        "values": st.lists(st.sampled_from(["g5", "g6", "0", "7", "-1", "x"]), max_size=4),
+        "minValues": st.integers(1, 5),
+    },
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(requirement, min_size=1, max_size=6))
+def test_cel_and_python_agree_on_requirement_rules(reqs: list[dict[str, Any]]) -> None:
+    obj = nodepool()
+    obj["spec"]["template"]["spec"]["requirements"] = reqs
+    assert engine_disagreements(obj) == []
+
+
+budget = st.fixed_dictionaries(
+    {"nodes": st.sampled_from(["0", "10%"])},
+    optional={"schedule": st.just("@daily"), "duration": st.just("8h")},
+)
+term = st.fixed_dictionaries(
+    {},
+    optional={
+        "alias": st.sampled_from(["al2023@v20250101", "windows2022@latest", "windows2019@v1"]),
+        "id": st.just("ami-0abc"),
+        "name": st.just("my-ami"),
+        "owner": st.just("self"),
+        "tags": st.just({"a": "b"}),
+    },
+)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(budget, max_size=3),
+    st.lists(term, min_size=1, max_size=3),
+    st.sampled_from([None, "AL2023", "Custom", "AL2"]),
+    st.booleans(),
+    st.booleans(),
+)
+def test_cel_and_python_agree_on_budget_and_ami_rules(
+    budgets: list[dict[str, Any]],
+    terms: list[dict[str, Any]],
+    ami_family: str | None,
+    role: bool,
+    instance_profile: bool,
+) -> None:
+    pool = nodepool()
+    pool["spec"]["disruption"]["budgets"] = budgets
+    assert engine_disagreements(pool) == []
+    node_class = nodeclass()
+    node_class["spec"]["amiSelectorTerms"] = terms
+    node_class["spec"].pop("role")
+    if role:
+        node_class["spec"]["role"] = "node"
+    if instance_profile:
+        node_class["spec"]["instanceProfile"] = "profile"
+    if ami_family:
+        node_class["spec"]["amiFamily"] = ami_family
+    assert engine_disagreements(node_class) == []
+
+
+def test_the_budget_dataclass_round_trips_through_validation() -> None:
+    args = GpuCapacityArgs(
+        **{
+            **{f: getattr(GPU_ARGS, f) for f in ("cluster_name", "environment", "node_role_name")},
+            "discovery_tag_value": "burst",
+            "root_volume_kms_key_arn": GPU_ARGS.root_volume_kms_key_arn,
+            "spot_gpu_limit": 1,
+            "on_demand_gpu_limit": 1,
+            "disruption_budgets": [DisruptionBudget("0", ("Drifted",), "0 9 * * 1-5", "9h30m")],
+        }
+    )
+    obj = nodepool()
+    obj["spec"] = node_pool_spec(args, "spot", "gpu")
+    assert validate_object(obj) == []
+
+
+def test_the_cluster_version_is_bundled_by_kubernetes_validate() -> None:
+    bundled = {".".join(v.split(".")[:2]) for v in kubernetes_validate.utils.all_versions()}
+    assert EKS_VERSION in bundled
+
+
+def test_missing_crds_fail_with_a_setup_hint(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setattr(k8s_validation, "CRD_DIR", tmp_path / "crds")
+    k8s_validation._catalogue.cache_clear()
+    try:
+        with pytest.raises(CrdSchemasMissingError, match="make setup"):
+            validate_object(nodepool())
+    finally:
+        monkeypatch.undo()
+        k8s_validation._catalogue.cache_clear()
+    assert validate_object(nodepool()) == []
+
+
+def test_unknown_engine_is_refused() -> None:
+    with pytest.raises(ValueError, match="engine"):
+        validate_object(nodepool(), engine="cel")
