@@ -19,6 +19,7 @@ from burst.mock_runtime import Registration
 from burst.plan import plan_registrations, resource_regions
 from tests.conftest import ROOT
 from tests.iam_lint import lint_document, policy_documents
+from tests.k8s_validation import validate_object
 
 
 @functools.cache
@@ -209,3 +210,16 @@ def test_every_iam_document_of_prod_passes_the_linter() -> None:
     for document in documents:
         findings = lint_document(document)
         assert not findings, (document.resource_type, document.resource_name, findings)
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_every_kubernetes_object_of_the_plan_validates(stack: str) -> None:
+    objects = [
+        r
+        for r in custom_resources(stack)
+        if r.type.startswith("kubernetes:") and not r.type.startswith("kubernetes:helm.sh/")
+    ]
+    kinds = Counter(r.type.rsplit(":", 1)[1] for r in objects)
+    assert kinds["NodePool"] >= 2 and kinds["EC2NodeClass"] >= 1 and kinds["ClusterQueue"] >= 2
+    for resource in objects:
+        assert validate_object(resource.inputs) == [], resource.urn
