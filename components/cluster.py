@@ -19,6 +19,7 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from components.conventions import (
+    DISCOVERY_TAG,
     ComponentArgsError,
     bounded_name,
     platform_tags,
@@ -26,7 +27,6 @@ from components.conventions import (
     require_name,
     require_region,
 )
-from components.network import DISCOVERY_TAG
 from components.versions import EKS_VERSION
 
 CONTROL_PLANE_LOG_TYPES = ("api", "audit", "authenticator", "controllerManager", "scheduler")

@@ -23,6 +23,9 @@ ENVIRONMENT_TAG = "environment"
 DATA_CLASSIFICATION_TAG = "data-classification"
 """Tag on storage naming the data class that decides where the data may live."""
 
+DISCOVERY_TAG = "karpenter.sh/discovery"
+"""Tag on subnets and security groups by which Karpenter's EC2NodeClass selects them."""
+
 PLATFORM_NAME = "burst-platform"
 """Value of the `platform` tag on shared resources."""
 

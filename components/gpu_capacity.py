@@ -38,6 +38,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.conventions import (
+    DISCOVERY_TAG,
     ENVIRONMENT_TAG,
     PLATFORM_NAME,
     PLATFORM_TAG,
@@ -59,8 +60,6 @@ GPU_RESOURCE = "nvidia.com/gpu"
 CAPACITY_TIER_LABEL = "burst.io/capacity-tier"
 """Node label naming the rung of the fallback ladder a node came from (`spot` or `on-demand`)."""
 
-DISCOVERY_TAG = "karpenter.sh/discovery"
-"""Tag key by which the EC2NodeClass selects subnets and security groups."""
 
 ROOT_DEVICE_NAME = "/dev/xvda"
 """Root device of AL2023 AMIs."""

@@ -19,6 +19,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.conventions import (
+    DISCOVERY_TAG,
     ComponentArgsError,
     platform_tags,
     require_account_id,
@@ -43,8 +44,6 @@ DEFAULT_INTERFACE_ENDPOINTS: tuple[str, ...] = (
 REQUIRED_INTERFACE_ENDPOINTS = frozenset(
     {"ec2", "ecr.api", "ecr.dkr", "sts", "sqs", "ssm", "eks", "logs"}
 )
-DISCOVERY_TAG = "karpenter.sh/discovery"
-"""Tag Karpenter's EC2NodeClass selectors use to find subnets and security groups."""
 
 _TGW_ID = re.compile(r"^tgw-[0-9a-f]{8,17}$")
 
