@@ -1,0 +1,601 @@
+"""Evaluate the policy pack over a normalised plan with OPA, in one request, failing closed.
+
+Two modes, both through opa-python-client:
+
+* local (default): start `opa run --server` on a free loopback port with the pack's modules and
+  the guardrails data, evaluate, and stop the server again (always, also on errors);
+* remote (`--opa-url`): upload every module and the guardrails into an existing server first.
+
+The check fails closed: an unreachable server, an undefined `data.burst.main.report`, a result of
+the wrong shape, a resource count that does not match the input, or a rule package that exists in
+the pack but did not report, all raise BurstError (exit 2), never a pass.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from burst.check.guardrails import GUARDRAILS_DATA_PATH
+from burst.check.model import OPA, POLICY_SEVERITIES, Finding
+from burst.errors import BurstError
+
+REPORT_PACKAGE = "burst.main"
+REPORT_RULE = "report"
+DEFAULT_TIMEOUT = 120.0
+"""Seconds the client waits for OPA (the library default of 1.5 s is too short for big plans)."""
+STARTUP_TIMEOUT = 30.0
+
+_PACKAGE_LINE = re.compile(r"^package\s+([A-Za-z_][\w.]*)\s*$", re.MULTILINE)
+_FINDINGS_RULE = re.compile(r"^findings\b(?!_)", re.MULTILINE)
+
+
+@dataclass(frozen=True)
+class PolicyModule:
+    """One Rego module of the pack."""
+
+    path: Path
+    relative: str
+    """Path relative to the policy directory; also the policy id when uploading."""
+    package: str
+    text: str
+
+    @property
+    def is_rule_set(self) -> bool:
+        """True if the module defines `findings`, so its package must appear in the report."""
+        return bool(_FINDINGS_RULE.search(self.text))
+
+
+@dataclass
+class PolicyPack:
+    """The Rego modules of a policy directory (tests excluded) and the packages they define."""
+
+    directory: Path
+    modules: list[PolicyModule] = field(default_factory=list)
+
+    @property
+    def packages(self) -> set[str]:
+        """Every package defined by the modules."""
+        return {m.package for m in self.modules}
+
+    @property
+    def rule_packages(self) -> set[str]:
+        """Packages that define `findings` (rule sets the report must list)."""
+        return {m.package for m in self.modules if m.is_rule_set}
+
+
+def load_policy_pack(directory: Path) -> PolicyPack:
+    """Read every `.rego` module under `directory`, except `*_test.rego` and hidden directories."""
+    if not directory.is_dir():
+        raise BurstError(f"{directory}: policy directory not found")
+    modules = []
+    problems = []
+    for current, subdirs, files in os.walk(directory):
+        subdirs[:] = sorted(d for d in subdirs if not d.startswith("."))
+        for name in sorted(files):
+            if not name.endswith(".rego") or name.endswith("_test.rego"):
+                continue
+            path = Path(current) / name
+            relative = path.relative_to(directory).as_posix()
+            try:
+                text = path.read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError) as error:
+                problems.append(f"{path}: cannot read: {error}")
+                continue
+            match = _PACKAGE_LINE.search(text)
+            if match is None:
+                problems.append(f"{path}: no package declaration")
+                continue
+            modules.append(PolicyModule(path, relative, match.group(1), text))
+    if problems:
+        raise BurstError(problems)
+    if not modules:
+        raise BurstError(f"{directory}: no Rego policies found (excluding *_test.rego)")
+    pack = PolicyPack(directory, modules)
+    if REPORT_PACKAGE not in pack.packages:
+        raise BurstError(
+            f"{directory}: package {REPORT_PACKAGE} (the report entry point) not found"
+        )
+    return pack
+
+
+# ---------------------------------------------------------------------------------------------
+# The OPA binary and a local server
+# ---------------------------------------------------------------------------------------------
+
+
+def find_opa(root: Path | None = None) -> Path:
+    """The OPA binary: `$BURST_OPA` if set, else the pack's pinned one, `.tools/bin/opa`, PATH."""
+    if os.environ.get("BURST_OPA"):
+        explicit = Path(os.environ["BURST_OPA"])
+        if explicit.is_file() and os.access(explicit, os.X_OK):
+            return explicit.absolute()
+        raise BurstError(f"BURST_OPA={explicit}: not an executable file")
+    candidates: list[Path] = []
+    try:  # the policy pack's own lookup (burst.policy_pack.opa_binary), when it is there
+        pinned = importlib.import_module("burst.policy_pack").opa_binary()
+        candidates.append(Path(pinned))
+    except Exception:  # noqa: S110 - the helper may be absent or fail; fall back below
+        pass
+    for base in (root, Path(__file__).resolve().parents[2]):
+        if base is not None:
+            candidates.append(base / ".tools" / "bin" / "opa")
+    on_path = shutil.which("opa")
+    if on_path:
+        candidates.append(Path(on_path))
+    for candidate in candidates:
+        if candidate.is_file() and os.access(candidate, os.X_OK):
+            return candidate.absolute()
+    raise BurstError("OPA binary not found (.tools/bin/opa): run `make setup`")
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
+    """Ask Linux to stop the child when this process dies, so no OPA server outlives a check."""
+    import ctypes
+
+    with contextlib.suppress(Exception):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+def _loader_arg(path: Path, prefix: str | None = None) -> str:
+    text = str(path.resolve())
+    if ":" in text:
+        text = "file://" + text
+    return f"{prefix}:{text}" if prefix else text
+
+
+class LocalServer:
+    """`opa run --server` on a free loopback port with the pack and the guardrails loaded.
+
+    `start()` returns at once (OPA compiles the pack while the caller reads its input); `wait()`
+    blocks until `/health` answers and returns `(host, port)`; `stop()` (also on `__exit__`)
+    terminates the server. Compile errors in the pack surface as BurstError with OPA's message.
+    """
+
+    def __init__(
+        self,
+        opa: Path,
+        pack: PolicyPack,
+        guardrails: Mapping[str, Any],
+        startup_timeout: float = STARTUP_TIMEOUT,
+    ) -> None:
+        self.opa = opa
+        self.pack = pack
+        self.guardrails = guardrails
+        self.startup_timeout = startup_timeout
+        self.port = 0
+        self._process: subprocess.Popen[bytes] | None = None
+        self._tmp: tempfile.TemporaryDirectory[str] | None = None
+
+    def __enter__(self) -> LocalServer:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        """Launch the server process (without waiting for it)."""
+        if self._tmp is None:
+            self._tmp = tempfile.TemporaryDirectory(prefix="burst-check-opa-")
+        tmp = Path(self._tmp.name)
+        data_file = tmp / "guardrails.json"
+        data_file.write_text(json.dumps(self.guardrails))
+        self.port = _free_port()
+        command = [
+            str(self.opa), "run", "--server", "--addr", f"127.0.0.1:{self.port}",
+            "--log-level", "error", "--skip-version-check", "--shutdown-grace-period", "1",
+            *(_loader_arg(m.path) for m in self.pack.modules),
+            _loader_arg(data_file, GUARDRAILS_DATA_PATH.replace("/", ".")),
+        ]  # fmt: skip
+        with (tmp / "opa.log").open("wb") as log:
+            try:
+                self._process = subprocess.Popen(  # noqa: S603 - fixed argument list, no shell
+                    command,
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,  # OPA prints load errors to stdout
+                    stderr=subprocess.STDOUT,
+                    preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,
+                )
+            except OSError as error:
+                self.stop()
+                raise BurstError(f"cannot run OPA ({self.opa}): {error.strerror}") from None
+
+    def wait(self) -> tuple[str, int]:
+        """Block until the server is ready; restart on a port clash (at most twice)."""
+        from opa_client import OpaClient
+        from opa_client.errors import ConnectionsError
+
+        for attempt in range(3):
+            process = self._process
+            if process is None:
+                raise BurstError("OPA server not started")
+            deadline = time.monotonic() + self.startup_timeout
+            with OpaClient(host="127.0.0.1", port=self.port, timeout=2.0, retries=0) as probe:
+                while time.monotonic() < deadline and process.poll() is None:
+                    try:
+                        if probe.wait_for_ready(timeout=0.2, interval=0.02):
+                            return "127.0.0.1", self.port
+                    except ConnectionsError:
+                        continue
+            if process.poll() is None:
+                self.stop()
+                raise BurstError(f"OPA did not become ready within {self.startup_timeout:.0f}s")
+            log = self._log()
+            if "address already in use" not in log or attempt == 2:
+                self.stop()
+                raise BurstError(_opa_startup_problems(log, self.pack.directory))
+            self.start()
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _log(self) -> str:
+        if self._tmp is None:
+            return ""
+        path = Path(self._tmp.name) / "opa.log"
+        return path.read_text(errors="replace").strip() if path.exists() else ""
+
+    def stop(self) -> None:
+        """Terminate the server (kill it if it does not stop) and remove its files."""
+        if self._process is not None:
+            _stop(self._process)
+            self._process = None
+        if self._tmp is not None:
+            self._tmp.cleanup()
+            self._tmp = None
+
+    @property
+    def running(self) -> bool:
+        """True while the server process is alive."""
+        return self._process is not None and self._process.poll() is None
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _opa_startup_problems(log: str, directory: Path) -> list[str]:
+    lines = [line.strip() for line in log.splitlines() if line.strip().strip("^")]
+    if not lines:
+        return [f"{directory}: OPA failed to start"]
+    return [f"{directory}: OPA could not load the policies:", *lines[:20]]
+
+
+# ---------------------------------------------------------------------------------------------
+# Remote server
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ServerAddress:
+    """Where an OPA server listens, parsed from `--opa-url`."""
+
+    host: str
+    port: int
+    ssl: bool
+
+    @property
+    def url(self) -> str:
+        """The server's base URL."""
+        return f"{'https' if self.ssl else 'http'}://{self.host}:{self.port}"
+
+
+def parse_opa_url(url: str) -> ServerAddress:
+    """Parse `http(s)://host[:port]` (no path: the client always talks to `/v1`)."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise BurstError(f"--opa-url {url!r}: expected http://host:port or https://host:port")
+    if parts.path not in ("", "/") or parts.query or parts.fragment:
+        raise BurstError(f"--opa-url {url!r}: must not have a path, query or fragment")
+    try:
+        port = parts.port
+    except ValueError:
+        raise BurstError(f"--opa-url {url!r}: invalid port") from None
+    ssl = parts.scheme == "https"
+    return ServerAddress(parts.hostname, port or (443 if ssl else 80), ssl)
+
+
+def _client(address: ServerAddress, timeout: float, retries: int = 2) -> Any:
+    from opa_client import OpaClient
+
+    token = os.environ.get("BURST_OPA_TOKEN") or None
+    return OpaClient(
+        host=address.host,
+        port=address.port,
+        ssl=address.ssl,
+        token=token,
+        timeout=timeout,
+        retries=retries,
+    )
+
+
+def upload_pack(client: Any, pack: PolicyPack, guardrails: Mapping[str, Any]) -> None:
+    """Upload the guardrails and every module (id = path relative to the policy directory).
+
+    Modules are uploaded in rounds: a module whose dependencies are not on the server yet fails to
+    compile and is retried after the others; what still fails when a round makes no progress is a
+    real error and raises BurstError with OPA's messages.
+    """
+    from opa_client.errors import RegoParseError
+
+    client.update_or_create_data(dict(guardrails), GUARDRAILS_DATA_PATH)
+    pending = list(pack.modules)
+    errors: dict[str, str] = {}
+    while pending:
+        failed = []
+        for module in pending:
+            try:
+                client.update_policy_from_string(
+                    module.text, endpoint=module.relative, rego_compat=False
+                )
+            except RegoParseError as error:
+                errors[module.relative] = _rego_error_text(error)
+                failed.append(module)
+        if len(failed) == len(pending):
+            raise BurstError(
+                [
+                    f"{pack.directory / m.relative}: OPA rejected the module: {errors[m.relative]}"
+                    for m in failed
+                ]
+            )
+        pending = failed
+
+
+def _rego_error_text(error: Exception) -> str:
+    details = getattr(error, "errors", None)
+    if isinstance(details, list) and details:
+        parts = []
+        for item in details[:3]:
+            if isinstance(item, Mapping):
+                loc = item.get("location") or {}
+                where = (
+                    f"line {loc.get('row')}: "
+                    if isinstance(loc, Mapping) and loc.get("row")
+                    else ""
+                )
+                parts.append(f"{where}{item.get('message', item)}")
+            else:
+                parts.append(str(item))
+        return "; ".join(parts)
+    return " ".join(str(a) for a in error.args) or type(error).__name__
+
+
+# ---------------------------------------------------------------------------------------------
+# Evaluation
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Evaluation:
+    """What OPA reported: the findings, the rule packages that ran and the resource count."""
+
+    findings: list[Finding]
+    packages: list[str]
+    resources: int
+
+
+def query_report(client: Any, document: Mapping[str, Any], where: str) -> Any:
+    """POST the whole plan to `data.burst.main.report` in one request; return the raw response."""
+    import requests
+
+    try:
+        return client.query_rule(
+            input_data=document, package_path=REPORT_PACKAGE, rule_name=REPORT_RULE
+        )
+    except requests.HTTPError as error:
+        raise BurstError(
+            f"OPA at {where} could not evaluate data.burst.main.report: {_http_error(error)}"
+        ) from None
+    except requests.Timeout:
+        raise BurstError(f"OPA at {where} did not answer in time (raise --opa-timeout)") from None
+    except requests.RequestException as error:
+        raise BurstError(f"OPA at {where} unreachable: {type(error).__name__}") from None
+    except ValueError:
+        raise BurstError(f"OPA at {where} answered with something that is not JSON") from None
+
+
+def _http_error(error: Any) -> str:
+    response = getattr(error, "response", None)
+    if response is None:
+        return str(error)
+    try:
+        body = response.json()
+    except ValueError:
+        return f"HTTP {response.status_code}: {response.text[:300]}"
+    message = body.get("message", "") if isinstance(body, Mapping) else ""
+    inner = body.get("errors") if isinstance(body, Mapping) else None
+    if isinstance(inner, list) and inner and isinstance(inner[0], Mapping):
+        message = f"{message}: {inner[0].get('message', '')}"
+    code = body.get("code", "") if isinstance(body, Mapping) else ""
+    return f"HTTP {response.status_code} {code}: {message}".strip()
+
+
+def validate_report(response: Any, expected_packages: set[str], resource_count: int) -> Evaluation:
+    """Check the raw response of `data.burst.main.report` and turn it into findings.
+
+    Raises BurstError (fail closed) if the result is undefined or has the wrong shape, if OPA saw
+    a different number of resources than were sent, or if an expected rule package is missing.
+    """
+    target = "data.burst.main.report"
+    if not isinstance(response, Mapping):
+        raise BurstError(f"OPA returned an invalid response for {target}")
+    if "result" not in response:
+        raise BurstError(
+            f"OPA returned no result for {target} (undefined): the burst.main package or the "
+            "guardrails data is missing; the check cannot be made"
+        )
+    result = response["result"]
+    if not isinstance(result, Mapping):
+        raise BurstError(f"{target} is not an object: {type(result).__name__}")
+    problems = []
+    findings_raw = result.get("findings")
+    packages = result.get("packages")
+    resources = result.get("resources")
+    if not isinstance(findings_raw, list):
+        problems.append(f"{target}.findings: missing or not a list")
+        findings_raw = []
+    if not isinstance(packages, list) or not all(isinstance(p, str) for p in packages):
+        problems.append(f"{target}.packages: missing or not a list of package names")
+        packages = []
+    if not isinstance(resources, int) or isinstance(resources, bool):
+        problems.append(f"{target}.resources: missing or not a number")
+    elif resources != resource_count:
+        problems.append(
+            f"{target}.resources: OPA saw {resources} resources but {resource_count} were sent"
+        )
+    findings = []
+    for index, raw in enumerate(findings_raw):
+        finding = _finding(raw)
+        if isinstance(finding, str):
+            if len(problems) < 20:
+                problems.append(f"{target}.findings[{index}]: {finding}")
+            continue
+        findings.append(finding)
+    missing = sorted(expected_packages - set(packages))
+    if missing:
+        problems.append(
+            f"rule package(s) {', '.join(missing)} did not report: the policy pack is incomplete "
+            "or the server holds other policies"
+        )
+    if problems:
+        raise BurstError(problems)
+    return Evaluation(findings, sorted(packages), resource_count)
+
+
+def _finding(raw: object) -> Finding | str:
+    if not isinstance(raw, Mapping):
+        return "not an object"
+    for key in ("rule", "severity", "resource", "message"):
+        if not isinstance(raw.get(key), str):
+            return f"{key}: missing or not a string"
+    if raw["severity"] not in POLICY_SEVERITIES:
+        return f"severity: {raw['severity']!r} is not one of {', '.join(POLICY_SEVERITIES)}"
+    for key in ("title", "remediation"):
+        if raw.get(key) is not None and not isinstance(raw[key], str):
+            return f"{key}: not a string"
+    return Finding(
+        rule=raw["rule"],
+        severity=raw["severity"],
+        resource=raw["resource"],
+        message=raw["message"],
+        engine=OPA,
+        title=raw.get("title") or "",
+        remediation=raw.get("remediation") or "",
+    )
+
+
+class Engine:
+    """OPA for one check: a local server (started on enter) or an existing one (`opa_url`).
+
+    Use as a context manager; `evaluate()` sends the whole plan in one request and validates the
+    report. The local server starts on enter so that OPA compiles the pack while the caller reads
+    and normalises its input; it is stopped on exit, whatever happened.
+    """
+
+    def __init__(
+        self,
+        pack: PolicyPack,
+        guardrails: Mapping[str, Any],
+        expected_packages: set[str],
+        opa_url: str | None = None,
+        timeout: float = DEFAULT_TIMEOUT,
+        root: Path | None = None,
+    ) -> None:
+        self.pack = pack
+        self.guardrails = guardrails
+        self.expected_packages = expected_packages
+        self.timeout = timeout
+        self.address = parse_opa_url(opa_url) if opa_url is not None else None
+        self._server = (
+            None if opa_url is not None else LocalServer(find_opa(root), pack, guardrails)
+        )
+
+    def __enter__(self) -> Engine:
+        if self._server is not None:
+            self._server.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._server is not None:
+            self._server.stop()
+
+    def evaluate(self, document: Mapping[str, Any]) -> Evaluation:
+        """Evaluate `data.burst.main.report` over `document`; fail closed on anything odd."""
+        resources = document.get("resources")
+        count = len(resources) if isinstance(resources, Sequence) else 0
+        if self._server is not None:
+            host, port = self._server.wait()
+            with _client(ServerAddress(host, port, False), self.timeout) as client:
+                response = query_report(client, document, "the local OPA server")
+            return validate_report(response, self.expected_packages, count)
+        assert self.address is not None  # noqa: S101 - set whenever there is no local server
+        response = self._evaluate_remote(self.address, document)
+        return validate_report(response, self.expected_packages, count)
+
+    def _evaluate_remote(self, address: ServerAddress, document: Mapping[str, Any]) -> Any:
+        import requests
+        from opa_client.errors import ConnectionsError
+
+        probe_timeout = min(self.timeout, 5.0)
+        with _client(address, timeout=probe_timeout, retries=0) as probe:
+            try:
+                probe.wait_for_ready(timeout=probe_timeout, interval=0.2)
+            except ConnectionsError:
+                raise BurstError(
+                    f"OPA server at {address.url} is unreachable or not ready"
+                ) from None
+        with _client(address, self.timeout) as client:
+            try:
+                upload_pack(client, self.pack, self.guardrails)
+            except BurstError:
+                raise
+            except requests.RequestException as error:
+                raise BurstError(
+                    f"OPA server at {address.url}: upload failed: {type(error).__name__}"
+                ) from None
+            except Exception as error:  # opa_client raises its own error types on HTTP errors
+                raise BurstError(
+                    f"OPA server at {address.url}: upload failed: {_rego_error_text(error)}"
+                ) from None
+            return query_report(client, document, address.url)
+
+
+def evaluate(
+    document: Mapping[str, Any],
+    pack: PolicyPack,
+    guardrails: Mapping[str, Any],
+    expected_packages: set[str],
+    opa_url: str | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+    root: Path | None = None,
+) -> Evaluation:
+    """Evaluate the plan in one request to `data.burst.main.report` (see `Engine`)."""
+    with Engine(pack, guardrails, expected_packages, opa_url, timeout, root) as engine:
+        return engine.evaluate(document)

@@ -1,0 +1,341 @@
+"""Report formats of `burst check`: text, JSON, SARIF 2.1.0, JUnit XML and Markdown."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import xml.etree.ElementTree as ET
+from collections.abc import Callable, Iterable
+from itertools import groupby
+from typing import Any
+from urllib.parse import quote
+
+from burst.check.model import (
+    DENY,
+    SEVERITY_ORDER,
+    UNKNOWN,
+    WAIVED,
+    WARN,
+    CheckReport,
+    Finding,
+    RuleInfo,
+)
+
+FORMATS = ("text", "json", "sarif", "junit", "markdown")
+TOOL_NAME = "burst-check"
+TOOL_URI = "https://github.com/burst-platform/burst-platform"
+SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
+SARIF_LEVELS = {DENY: "error", WARN: "warning", UNKNOWN: "warning", WAIVED: "note"}
+MARKDOWN_ROWS_PER_RULE = 50
+
+_LABELS = {DENY: "DENY", UNKNOWN: "UNKNOWN", WARN: "WARN", WAIVED: "WAIVED"}
+
+
+def render(report: CheckReport, fmt: str) -> str:
+    """The report in format `fmt` (one of FORMATS), ending with a newline."""
+    renderers: dict[str, Callable[[CheckReport], str]] = {
+        "text": render_text,
+        "json": render_json,
+        "sarif": render_sarif,
+        "junit": render_junit,
+        "markdown": render_markdown,
+    }
+    return renderers[fmt](report)
+
+
+def summary_line(report: CheckReport) -> str:
+    """One line with the verdict and the counts."""
+    s = report.summary()
+    verdict = "FAILED" if report.exit_code else "passed"
+    line = (
+        f"burst check {verdict}: {s[DENY]} deny, {s[WARN]} warn, {s[UNKNOWN]} unknown, "
+        f"{s[WAIVED]} waived; {s['resources']} resources checked"
+    )
+    if s[UNKNOWN]:
+        line += f" ({s[UNKNOWN]} could not be decided at preview: review them)"
+    return line
+
+
+def _groups(findings: Iterable[Finding]) -> Iterable[tuple[tuple[str, str], list[Finding]]]:
+    """Findings (already sorted) grouped by (severity, rule)."""
+    for key, group in groupby(findings, key=lambda f: (f.severity, f.rule)):
+        yield key, list(group)
+
+
+# ---------------------------------------------------------------------------------------------
+# Text
+# ---------------------------------------------------------------------------------------------
+
+
+def render_text(report: CheckReport) -> str:
+    """Readable report grouped by rule (deny first, then unknown, warn, waived)."""
+    lines: list[str] = []
+    for (severity, rule), findings in _groups(report.sorted_findings()):
+        first = findings[0]
+        engine = "" if first.engine == "opa" else f" [{first.engine}]"
+        label = _LABELS.get(severity, severity.upper())
+        lines.append(f"{label}  {rule}{engine}  {first.title}  ({len(findings)})")
+        for finding in findings:
+            lines.append(f"  - {finding.resource}")
+            lines.append(f"      {finding.message}")
+        if first.remediation:
+            lines.append(f"  fix: {first.remediation}")
+        lines.append("")
+    lines.append(summary_line(report))
+    return "\n".join(lines) + "\n"
+
+
+# ---------------------------------------------------------------------------------------------
+# JSON
+# ---------------------------------------------------------------------------------------------
+
+
+def report_json(report: CheckReport) -> dict[str, Any]:
+    """The JSON report: `{"summary": {...}, "findings": [...]}`."""
+    return {
+        "summary": report.summary(),
+        "findings": [f.to_json() for f in report.sorted_findings()],
+    }
+
+
+def render_json(report: CheckReport) -> str:
+    """The JSON report as text."""
+    return json.dumps(report_json(report), indent=2) + "\n"
+
+
+# ---------------------------------------------------------------------------------------------
+# SARIF
+# ---------------------------------------------------------------------------------------------
+
+
+def all_rules(report: CheckReport) -> list[RuleInfo]:
+    """Rules of the inventory, plus those that only appear in findings (checkov, waivers)."""
+    rules = {r.id: r for r in report.rules}
+    for finding in report.sorted_findings():
+        if finding.rule not in rules:
+            rules[finding.rule] = RuleInfo(
+                id=finding.rule,
+                title=finding.title or finding.rule,
+                remediation=finding.remediation,
+                severity=finding.severity if finding.severity != WAIVED else WARN,
+                engine=finding.engine,
+            )
+    return sorted(rules.values(), key=lambda r: r.id)
+
+
+def fingerprint(finding: Finding) -> str:
+    """Stable identity of a finding across runs: rule, resource and engine."""
+    return hashlib.sha256(
+        f"{finding.engine}\0{finding.rule}\0{finding.resource}".encode()
+    ).hexdigest()[:32]
+
+
+def _sarif_rule(rule: RuleInfo) -> dict[str, Any]:
+    title = rule.title or rule.id
+    remediation = rule.remediation or "No remediation text."
+    tags = [t for t in (rule.engine, rule.package) if t]
+    return {
+        "id": rule.id,
+        "name": rule.id,
+        "shortDescription": {"text": title},
+        "fullDescription": {"text": rule.description or title},
+        "help": {"text": remediation, "markdown": f"**{title}**\n\n{remediation}"},
+        "defaultConfiguration": {"level": SARIF_LEVELS.get(rule.severity, "warning")},
+        "properties": {"tags": tags, "severity": rule.severity},
+    }
+
+
+def report_sarif(report: CheckReport) -> dict[str, Any]:
+    """A SARIF 2.1.0 log for GitHub code scanning (one run, rules from the policy METADATA)."""
+    rules = all_rules(report)
+    index = {r.id: i for i, r in enumerate(rules)}
+    results = []
+    for finding in report.sorted_findings():
+        location: dict[str, Any] = {
+            "logicalLocations": [
+                {
+                    "fullyQualifiedName": finding.resource,
+                    "name": finding.resource,
+                    "kind": "resource",
+                }
+            ]
+        }
+        where = report.location_of(finding)
+        if where is not None:
+            location["physicalLocation"] = {
+                "artifactLocation": {"uri": quote(where.path), "uriBaseId": "%SRCROOT%"},
+                "region": {"startLine": max(1, where.line)},
+            }
+        result: dict[str, Any] = {
+            "ruleId": finding.rule,
+            "ruleIndex": index[finding.rule],
+            "level": SARIF_LEVELS.get(finding.severity, "warning"),
+            "message": {"text": f"{finding.message} (resource: {finding.resource})"},
+            "locations": [location],
+            "partialFingerprints": {"burstFinding/v1": fingerprint(finding)},
+            "properties": {"severity": finding.severity, "engine": finding.engine},
+        }
+        if finding.severity == WAIVED and finding.waiver is not None:
+            result["suppressions"] = [
+                {
+                    "kind": "external",
+                    "status": "accepted",
+                    "justification": f"{finding.waiver.reason} (owner {finding.waiver.owner}, "
+                    f"expires {finding.waiver.expires})",
+                }
+            ]
+        results.append(result)
+    return {
+        "$schema": SARIF_SCHEMA,
+        "version": "2.1.0",
+        "runs": [
+            {
+                "tool": {
+                    "driver": {
+                        "name": TOOL_NAME,
+                        "informationUri": TOOL_URI,
+                        "semanticVersion": _version(),
+                        "rules": [_sarif_rule(r) for r in rules],
+                    }
+                },
+                "automationDetails": {"id": "burst-check/"},
+                "results": results,
+                "properties": {"summary": report.summary(), "packages": report.packages},
+            }
+        ],
+    }
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("burst-platform")
+    except PackageNotFoundError:  # pragma: no cover - running from a plain checkout
+        return "0.0.0"
+
+
+def render_sarif(report: CheckReport) -> str:
+    """The SARIF log as text."""
+    return json.dumps(report_sarif(report), indent=2) + "\n"
+
+
+# ---------------------------------------------------------------------------------------------
+# JUnit
+# ---------------------------------------------------------------------------------------------
+
+
+def report_junit(report: CheckReport) -> ET.Element:
+    """JUnit XML: one test case per finding (deny = failure, unknown and waived = skipped,
+    warn = passed with output), and one passing case per rule without findings."""
+    suites = ET.Element("testsuites", name="burst check")
+    findings = report.sorted_findings()
+    engines = sorted({f.engine for f in findings} | {r.engine for r in report.rules} or {"opa"})
+    totals = {"tests": 0, "failures": 0, "skipped": 0}
+    for engine in engines:
+        suite = ET.SubElement(suites, "testsuite", name=engine)
+        counts = {"tests": 0, "failures": 0, "skipped": 0}
+        for finding in (f for f in findings if f.engine == engine):
+            case = ET.SubElement(
+                suite, "testcase", classname=f"{engine}.{finding.rule}", name=finding.resource
+            )
+            counts["tests"] += 1
+            text = f"{finding.message}\n\nremediation: {finding.remediation}".strip()
+            if finding.severity == DENY:
+                failure = ET.SubElement(case, "failure", type=DENY, message=finding.message)
+                failure.text = text
+                counts["failures"] += 1
+            elif finding.severity in (UNKNOWN, WAIVED):
+                ET.SubElement(case, "skipped", message=f"{finding.severity}: {finding.message}")
+                counts["skipped"] += 1
+            else:
+                out = ET.SubElement(case, "system-out")
+                out.text = f"{finding.severity}: {text}"
+        with_findings = {f.rule for f in findings}
+        for rule in sorted((r for r in report.rules if r.engine == engine), key=lambda r: r.id):
+            if rule.id in with_findings:
+                continue
+            case = ET.SubElement(
+                suite, "testcase", classname=f"{engine}.{rule.id}", name="all resources"
+            )
+            counts["tests"] += 1
+        for key, value in counts.items():
+            suite.set(key, str(value))
+            totals[key] += value
+        suite.set("errors", "0")
+    for key, value in totals.items():
+        suites.set(key, str(value))
+    suites.set("errors", "0")
+    return suites
+
+
+def render_junit(report: CheckReport) -> str:
+    """The JUnit XML document as text."""
+    root = report_junit(report)
+    ET.indent(root)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+
+
+# ---------------------------------------------------------------------------------------------
+# Markdown
+# ---------------------------------------------------------------------------------------------
+
+
+def _md(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _code(text: str) -> str:
+    return "`" + text.replace("`", "'") + "`"
+
+
+def render_markdown(report: CheckReport) -> str:
+    """A pull-request comment: a summary table, then findings grouped by severity and rule."""
+    s = report.summary()
+    icon = ":x:" if report.exit_code else ":white_check_mark:"
+    lines = [
+        f"### {icon} burst check {'failed' if report.exit_code else 'passed'}",
+        "",
+        "| deny | warn | unknown | waived | resources |",
+        "|---:|---:|---:|---:|---:|",
+        f"| {s[DENY]} | {s[WARN]} | {s[UNKNOWN]} | {s[WAIVED]} | {s['resources']} |",
+        "",
+    ]
+    if s[UNKNOWN]:
+        lines += [
+            f"> **{s[UNKNOWN]} finding(s) could not be decided** because a value is unknown at "
+            "preview; they do not fail the check, but review them.",
+            "",
+        ]
+    headings = {
+        DENY: "Deny (fails the check)",
+        UNKNOWN: "Unknown (could not be decided)",
+        WARN: "Warn",
+        WAIVED: "Waived",
+    }
+    ordered = report.sorted_findings()
+    for severity in SEVERITY_ORDER:
+        group = [f for f in ordered if f.severity == severity]
+        if not group:
+            continue
+        folded = severity in (WARN, WAIVED)
+        if folded:
+            lines += [f"<details><summary><b>{headings[severity]}: {len(group)}</b></summary>", ""]
+        else:
+            lines += [f"#### {headings[severity]}: {len(group)}", ""]
+        for (_, rule), findings in _groups(group):
+            first = findings[0]
+            lines.append(f"**{_code(rule)}** {_md(first.title)} ({len(findings)})")
+            lines.append("")
+            for finding in findings[:MARKDOWN_ROWS_PER_RULE]:
+                lines.append(f"- {_code(finding.resource)}: {_md(finding.message)}")
+            if len(findings) > MARKDOWN_ROWS_PER_RULE:
+                lines.append(f"- ... and {len(findings) - MARKDOWN_ROWS_PER_RULE} more")
+            if first.remediation:
+                lines += ["", f"*Fix:* {_md(first.remediation)}"]
+            lines.append("")
+        if folded:
+            lines += ["</details>", ""]
+    if not ordered:
+        lines += ["No findings.", ""]
+    return "\n".join(lines).rstrip() + "\n"

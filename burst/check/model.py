@@ -1,0 +1,127 @@
+"""Data model of a `burst check` run: findings, rule descriptions and the report."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+DENY = "deny"
+WARN = "warn"
+UNKNOWN = "unknown"
+WAIVED = "waived"
+
+POLICY_SEVERITIES = (DENY, WARN, UNKNOWN)
+"""Severities a rule (Rego or checkov) can give a finding."""
+
+SEVERITY_ORDER = (DENY, UNKNOWN, WARN, WAIVED)
+"""Order in which reports list severities: what fails first, then what needs a look."""
+
+OPA = "opa"
+CHECKOV = "checkov"
+
+
+@dataclass(frozen=True)
+class Location:
+    """Where a finding points in the repository: a file (repository-relative if possible)."""
+
+    path: str
+    line: int = 1
+
+
+@dataclass(frozen=True)
+class Waiver:
+    """An accepted finding: rule id and resource (URN or fnmatch glob), with owner and expiry."""
+
+    rule: str
+    resource: str
+    reason: str
+    owner: str
+    expires: str
+    """Last day (YYYY-MM-DD, inclusive) on which the waiver applies."""
+
+    def describe(self) -> str:
+        """One-line description used in finding messages."""
+        return f"waived by {self.owner} until {self.expires}: {self.reason}"
+
+
+@dataclass
+class Finding:
+    """One rule result on one resource."""
+
+    rule: str
+    severity: str
+    resource: str
+    message: str
+    engine: str = OPA
+    title: str = ""
+    remediation: str = ""
+    location: Location | None = None
+    waiver: Waiver | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """The finding as it appears in the JSON report."""
+        return {
+            "rule": self.rule,
+            "severity": self.severity,
+            "resource": self.resource,
+            "message": self.message,
+            "engine": self.engine,
+            "remediation": self.remediation,
+            "title": self.title,
+        }
+
+
+@dataclass(frozen=True)
+class RuleInfo:
+    """Description of a rule, for SARIF rule metadata and JUnit passed cases."""
+
+    id: str
+    title: str = ""
+    description: str = ""
+    remediation: str = ""
+    severity: str = DENY
+    package: str = ""
+    engine: str = OPA
+
+
+@dataclass
+class CheckReport:
+    """Everything a formatter needs: findings, evaluated rules and context."""
+
+    findings: list[Finding]
+    resources: int
+    rules: list[RuleInfo] = field(default_factory=list)
+    packages: list[str] = field(default_factory=list)
+    primary_location: Location | None = None
+    """File a finding points to when its resource has no file of its own (preview, stack config)."""
+
+    def count(self, severity: str) -> int:
+        """Number of findings with this severity."""
+        return sum(1 for f in self.findings if f.severity == severity)
+
+    def summary(self) -> dict[str, int]:
+        """The summary block of the JSON report."""
+        return {
+            DENY: self.count(DENY),
+            WARN: self.count(WARN),
+            UNKNOWN: self.count(UNKNOWN),
+            WAIVED: self.count(WAIVED),
+            "resources": self.resources,
+        }
+
+    @property
+    def exit_code(self) -> int:
+        """1 if any finding denies, else 0 (unknown and warn do not fail the check)."""
+        return 1 if any(f.severity == DENY for f in self.findings) else 0
+
+    def sorted_findings(self) -> list[Finding]:
+        """Findings ordered by severity, rule, resource and message."""
+        rank = {s: i for i, s in enumerate(SEVERITY_ORDER)}
+        return sorted(
+            self.findings,
+            key=lambda f: (rank.get(f.severity, len(rank)), f.rule, f.resource, f.message),
+        )
+
+    def location_of(self, finding: Finding) -> Location | None:
+        """The file a finding points to: its own, else the report's primary input file."""
+        return finding.location or self.primary_location

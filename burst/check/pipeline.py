@@ -1,0 +1,162 @@
+"""The `burst check` pipeline: read inputs, evaluate with OPA (and checkov), apply waivers."""
+
+from __future__ import annotations
+
+import datetime as dt
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from burst.check import engine, normalise
+from burst.check.guardrails import load_guardrails
+from burst.check.inventory import rules_of
+from burst.check.model import CheckReport, Finding, Location, RuleInfo
+from burst.check.waivers import EXPIRED_RULE_INFO, apply_waivers, load_waivers
+from burst.errors import BurstError
+
+
+@dataclass
+class CheckOptions:
+    """What to check and how (the CLI options of `burst check`)."""
+
+    preview: Path | None = None
+    stack: str | None = None
+    manifests: list[Path] = field(default_factory=list)
+    root: Path = field(default_factory=lambda: Path("."))
+    policies: Path | None = None
+    """Policy directory; default `<root>/policies`."""
+    guardrails: Path | None = None
+    """Guardrails file; default `<policies>/data/guardrails.yaml`."""
+    waivers: Path | None = None
+    """Waivers file; default `<policies>/waivers.yaml` (optional when defaulted)."""
+    opa_url: str | None = None
+    opa_timeout: float = engine.DEFAULT_TIMEOUT
+    skip_checkov: bool = False
+    today: dt.date | None = None
+
+    @property
+    def policy_dir(self) -> Path:
+        """The policy directory in use."""
+        return self.policies if self.policies is not None else self.root / "policies"
+
+
+def load_plan(options: CheckOptions) -> normalise.PlanInput:
+    """Read and normalise the inputs (preview file or offline stack plan, and manifests)."""
+    if options.preview is None and options.stack is None and not options.manifests:
+        raise BurstError("nothing to check: give --preview FILE, --stack NAME or --manifests DIR")
+    if options.preview is not None and options.stack is not None:
+        raise BurstError("--preview and --stack are alternatives: give one of them")
+    root = options.root
+    preview: normalise.PlanInput | None = None
+    if options.preview is not None:
+        preview = normalise.load_preview(
+            options.preview, display=normalise.display_path(options.preview, root)
+        )
+    elif options.stack is not None:
+        preview = plan_stack_input(options.stack, root)
+    manifests = None
+    if options.manifests:
+        manifests = normalise.normalise_manifests(options.manifests, root=root)
+    return normalise.merge(preview, manifests)
+
+
+def plan_stack_input(stack: str, root: Path) -> normalise.PlanInput:
+    """Plan `stack` offline (Pulumi mock runtime) and normalise the resulting preview."""
+    from burst.plan import plan_stack  # imports pulumi: only on this path
+
+    try:
+        doc = plan_stack(stack, root)
+    except BurstError:
+        raise
+    except Exception as error:  # the stack's program failed: report it, not a traceback
+        raise BurstError(
+            f"Pulumi.{stack}.yaml: planning stack {stack!r} failed: {type(error).__name__}: {error}"
+        ) from None
+    config_file = f"Pulumi.{stack}.yaml"
+    return normalise.PlanInput(
+        normalise.normalise_preview(doc, source=f"stack {stack}", stack_name=stack),
+        primary=Location(config_file),
+    )
+
+
+def run_check(options: CheckOptions) -> CheckReport:
+    """Run the whole check and return the report (BurstError when it cannot be made)."""
+    policy_dir = options.policy_dir
+    guardrails_path = options.guardrails or policy_dir / "data" / "guardrails.yaml"
+    guardrails = load_guardrails(guardrails_path)
+    if options.waivers is not None:
+        waivers = load_waivers(options.waivers)
+    else:
+        waivers = load_waivers(policy_dir / "waivers.yaml", required=False)
+    pack = engine.load_policy_pack(policy_dir)
+    rules = rules_of(pack.modules)
+    expected = expected_packages(pack, rules)
+    if not options.skip_checkov:
+        from burst.check.checkov_runner import find_checkov, run_checkov
+
+        checkov = find_checkov(options.root)  # a missing checkov fails before anything runs
+    if options.preview is None and options.stack is None and not options.manifests:
+        raise BurstError("nothing to check: give --preview FILE, --stack NAME or --manifests DIR")
+
+    opa = engine.Engine(
+        pack, guardrails, expected, options.opa_url, options.opa_timeout, options.root
+    )
+    checkov_future: Future[list[Finding]] | None = None
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        with opa:  # the local server compiles the pack while the input is read
+            plan = load_plan(options)
+            if not options.skip_checkov:
+                checkov_future = pool.submit(
+                    run_checkov, plan.resources, options.root, plan.locations, plan.primary, checkov
+                )
+            evaluation = opa.evaluate(plan.document)
+        checkov_findings = checkov_future.result() if checkov_future is not None else []
+
+    findings = evaluation.findings
+    for finding in findings:
+        finding.location = plan.locations.get(finding.resource)
+    findings = apply_waivers([*findings, *checkov_findings], waivers, options.today)
+    return CheckReport(
+        findings=findings,
+        resources=evaluation.resources,
+        rules=[*rules, EXPIRED_RULE_INFO]
+        if any(f.rule == EXPIRED_RULE_INFO.id for f in findings)
+        else rules,
+        packages=evaluation.packages,
+        primary_location=plan.primary,
+    )
+
+
+CANONICAL_POLICIES = Path(__file__).resolve().parents[2] / "policies"
+"""The policy pack of this checkout; a check with another `--policies` must cover its rule sets."""
+
+
+def expected_packages(pack: engine.PolicyPack, rules: list[RuleInfo]) -> set[str]:
+    """Rule packages the report must list, or the check fails closed.
+
+    These are the packages of `pack` that define `findings` or annotate rules (METADATA
+    `custom.id`), plus, when `pack` is not this checkout's own `policies/`, the rule packages of
+    that canonical pack: a policy directory that lacks one of them cannot pass.
+    """
+    expected = pack.rule_packages | {r.package for r in rules}
+    canonical = CANONICAL_POLICIES
+    if canonical.is_dir() and canonical.resolve() != pack.directory.resolve():
+        try:
+            reference = engine.load_policy_pack(canonical)
+        except BurstError:
+            reference = None
+        if reference is not None:
+            expected |= reference.rule_packages | {r.package for r in rules_of(reference.modules)}
+    return expected - {engine.REPORT_PACKAGE}
+
+
+def check_document(
+    document: dict[str, Any], policies: Path, guardrails: dict[str, Any], opa_url: str | None = None
+) -> CheckReport:
+    """Evaluate an already normalised input (no waivers, no checkov): for benchmarks and tests."""
+    pack = engine.load_policy_pack(policies)
+    rules = rules_of(pack.modules)
+    expected = expected_packages(pack, rules)
+    evaluation = engine.evaluate(document, pack, guardrails, expected, opa_url=opa_url)
+    return CheckReport(evaluation.findings, evaluation.resources, rules, evaluation.packages)

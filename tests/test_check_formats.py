@@ -1,0 +1,402 @@
+"""Report formats: JSON shape, SARIF structure, JUnit XML, Markdown and text."""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+from typing import Any
+
+import jsonschema
+import pytest
+
+from burst.check.formats import FORMATS, render, report_json, report_sarif, summary_line
+from burst.check.model import (
+    DENY,
+    UNKNOWN,
+    WAIVED,
+    WARN,
+    CheckReport,
+    Finding,
+    Location,
+    RuleInfo,
+    Waiver,
+)
+
+ROLE = "urn:pulumi:prod::burst-platform::aws:iam/role:Role::etl"
+POOL = "k8s://manifests/pools.yaml#NodePool/gpu"
+
+# The parts of SARIF 2.1.0 that GitHub code scanning reads (the full schema is not vendored).
+SARIF_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["version", "runs", "$schema"],
+    "properties": {
+        "version": {"const": "2.1.0"},
+        "runs": {
+            "type": "array",
+            "minItems": 1,
+            "items": {
+                "type": "object",
+                "required": ["tool", "results"],
+                "properties": {
+                    "tool": {
+                        "type": "object",
+                        "required": ["driver"],
+                        "properties": {
+                            "driver": {
+                                "type": "object",
+                                "required": ["name", "rules"],
+                                "properties": {
+                                    "name": {"type": "string"},
+                                    "rules": {
+                                        "type": "array",
+                                        "items": {
+                                            "type": "object",
+                                            "required": ["id", "shortDescription", "help"],
+                                            "properties": {
+                                                "id": {"type": "string"},
+                                                "shortDescription": {
+                                                    "type": "object",
+                                                    "required": ["text"],
+                                                },
+                                                "fullDescription": {
+                                                    "type": "object",
+                                                    "required": ["text"],
+                                                },
+                                                "help": {"type": "object", "required": ["text"]},
+                                                "defaultConfiguration": {
+                                                    "type": "object",
+                                                    "properties": {
+                                                        "level": {
+                                                            "enum": [
+                                                                "none",
+                                                                "note",
+                                                                "warning",
+                                                                "error",
+                                                            ]
+                                                        }
+                                                    },
+                                                },
+                                            },
+                                        },
+                                    },
+                                },
+                            }
+                        },
+                    },
+                    "results": {
+                        "type": "array",
+                        "items": {
+                            "type": "object",
+                            "required": [
+                                "ruleId",
+                                "level",
+                                "message",
+                                "locations",
+                                "partialFingerprints",
+                            ],
+                            "properties": {
+                                "ruleId": {"type": "string"},
+                                "ruleIndex": {"type": "integer", "minimum": 0},
+                                "level": {"enum": ["none", "note", "warning", "error"]},
+                                "message": {"type": "object", "required": ["text"]},
+                                "locations": {
+                                    "type": "array",
+                                    "minItems": 1,
+                                    "items": {
+                                        "type": "object",
+                                        "required": ["physicalLocation", "logicalLocations"],
+                                        "properties": {
+                                            "physicalLocation": {
+                                                "type": "object",
+                                                "required": ["artifactLocation", "region"],
+                                                "properties": {
+                                                    "artifactLocation": {
+                                                        "type": "object",
+                                                        "required": ["uri"],
+                                                        "properties": {
+                                                            "uri": {
+                                                                "type": "string",
+                                                                "pattern": "^[^/]",
+                                                            }
+                                                        },
+                                                    },
+                                                    "region": {
+                                                        "type": "object",
+                                                        "required": ["startLine"],
+                                                        "properties": {
+                                                            "startLine": {
+                                                                "type": "integer",
+                                                                "minimum": 1,
+                                                            }
+                                                        },
+                                                    },
+                                                },
+                                            },
+                                            "logicalLocations": {
+                                                "type": "array",
+                                                "items": {
+                                                    "type": "object",
+                                                    "required": ["fullyQualifiedName"],
+                                                },
+                                            },
+                                        },
+                                    },
+                                },
+                                "partialFingerprints": {
+                                    "type": "object",
+                                    "minProperties": 1,
+                                    "additionalProperties": {"type": "string"},
+                                },
+                                "suppressions": {
+                                    "type": "array",
+                                    "items": {
+                                        "type": "object",
+                                        "required": ["kind"],
+                                        "properties": {
+                                            "kind": {"enum": ["inSource", "external"]},
+                                            "status": {
+                                                "enum": ["accepted", "underReview", "rejected"]
+                                            },
+                                        },
+                                    },
+                                },
+                            },
+                        },
+                    },
+                },
+            },
+        },
+    },
+}
+
+
+def sample_report() -> CheckReport:
+    waiver = Waiver(
+        "iam.missing_permissions_boundary", ROLE, "legacy | role", "iam@example.com", "2027-01-01"
+    )
+    findings = [
+        Finding(
+            "iam.session_too_long",
+            DENY,
+            ROLE,
+            "role etl allows 43200 s",
+            title="Session too long",
+            remediation="Lower it.",
+        ),
+        Finding(
+            "iam.session_too_long",
+            UNKNOWN,
+            ROLE + "2",
+            "cannot decide",
+            title="Session too long",
+            remediation="Lower it.",
+        ),
+        Finding(
+            "taints.spot_without_taint",
+            DENY,
+            POOL,
+            "no taint <spot>",
+            title="Spot taint",
+            remediation="Add the taint.",
+            location=Location("manifests/pools.yaml", 12),
+        ),
+        Finding(
+            "iam.missing_permissions_boundary",
+            WAIVED,
+            ROLE,
+            "no boundary [warn, waived]",
+            title="Boundary",
+            waiver=waiver,
+        ),
+        Finding(
+            "CKV_K8S_16",
+            WARN,
+            POOL,
+            "Container should not be privileged (Pod.ml.x)",
+            engine="checkov",
+            title="Container should not be privileged",
+            remediation="Drop privileged.",
+            location=Location("manifests/pools.yaml", 12),
+        ),
+        Finding(
+            "CKV_SECRET_2",
+            DENY,
+            "config/creds.yaml",
+            "AWS Access Key (line 3)",
+            engine="checkov",
+            title="AWS Access Key",
+            remediation="Rotate it.",
+            location=Location("config/creds.yaml", 3),
+        ),
+    ]
+    rules = [
+        RuleInfo(
+            "iam.session_too_long",
+            "Session too long",
+            "Long sessions.",
+            "Lower it.",
+            DENY,
+            "burst.iam",
+        ),
+        RuleInfo("iam.missing_permissions_boundary", "Boundary", "", "Set one.", WARN, "burst.iam"),
+        RuleInfo(
+            "taints.spot_without_taint", "Spot taint", "", "Add the taint.", DENY, "burst.taints"
+        ),
+        RuleInfo("network.open_ingress", "Open ingress", "", "Close it.", DENY, "burst.network"),
+    ]
+    return CheckReport(
+        findings=findings,
+        resources=42,
+        rules=rules,
+        packages=["burst.iam", "burst.network", "burst.taints"],
+        primary_location=Location("out/plan.json"),
+    )
+
+
+def test_json_shape() -> None:
+    document = json.loads(render(sample_report(), "json"))
+    assert document["summary"] == {"deny": 3, "warn": 1, "unknown": 1, "waived": 1, "resources": 42}
+    assert set(document) == {"summary", "findings"}
+    for finding in document["findings"]:
+        assert set(finding) == {
+            "rule",
+            "severity",
+            "resource",
+            "message",
+            "engine",
+            "remediation",
+            "title",
+        }
+        assert finding["engine"] in {"opa", "checkov"}
+    assert [f["severity"] for f in document["findings"]] == [
+        DENY,
+        DENY,
+        DENY,
+        UNKNOWN,
+        WARN,
+        WAIVED,
+    ]
+    assert document["findings"][0]["rule"] == "CKV_SECRET_2"
+
+
+def test_empty_report_json() -> None:
+    document = report_json(CheckReport(findings=[], resources=0))
+    assert document == {
+        "summary": {"deny": 0, "warn": 0, "unknown": 0, "waived": 0, "resources": 0},
+        "findings": [],
+    }
+
+
+def test_sarif_structure() -> None:
+    log = json.loads(render(sample_report(), "sarif"))
+    jsonschema.validate(log, SARIF_SCHEMA)
+    run = log["runs"][0]
+    rules = run["tool"]["driver"]["rules"]
+    ids = [r["id"] for r in rules]
+    assert ids == sorted(ids)
+    assert {"iam.session_too_long", "network.open_ingress", "CKV_K8S_16", "CKV_SECRET_2"} <= set(
+        ids
+    )
+    session = rules[ids.index("iam.session_too_long")]
+    assert session["help"]["text"] == "Lower it."
+    assert session["fullDescription"]["text"] == "Long sessions."
+    results = run["results"]
+    assert len(results) == 6
+    for result in results:
+        assert ids[result["ruleIndex"]] == result["ruleId"]
+    by_rule = {(r["ruleId"], r["properties"]["severity"]): r for r in results}
+    deny = by_rule[("iam.session_too_long", DENY)]
+    assert deny["level"] == "error"
+    assert deny["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == "out/plan.json"
+    assert deny["locations"][0]["logicalLocations"][0]["fullyQualifiedName"] == ROLE
+    assert by_rule[("iam.session_too_long", UNKNOWN)]["level"] == "warning"
+    pool = by_rule[("taints.spot_without_taint", DENY)]["locations"][0]["physicalLocation"]
+    assert pool == {
+        "artifactLocation": {"uri": "manifests/pools.yaml", "uriBaseId": "%SRCROOT%"},
+        "region": {"startLine": 12},
+    }
+    waived = by_rule[("iam.missing_permissions_boundary", WAIVED)]
+    assert waived["level"] == "note"
+    assert waived["suppressions"][0]["status"] == "accepted"
+    assert "iam@example.com" in waived["suppressions"][0]["justification"]
+    fingerprints = [next(iter(r["partialFingerprints"].values())) for r in results]
+    assert len(set(fingerprints)) == len(fingerprints)
+
+
+def test_sarif_fingerprints_are_stable() -> None:
+    first = report_sarif(sample_report())["runs"][0]["results"]
+    second = report_sarif(sample_report())["runs"][0]["results"]
+    assert [r["partialFingerprints"] for r in first] == [r["partialFingerprints"] for r in second]
+
+
+def test_junit_parses_and_counts() -> None:
+    root = ET.fromstring(render(sample_report(), "junit"))  # noqa: S314 - our own output
+    assert root.tag == "testsuites"
+    suites = {s.get("name"): s for s in root.findall("testsuite")}
+    assert set(suites) == {"opa", "checkov"}
+    opa = suites["opa"]
+    cases = opa.findall("testcase")
+    names = [(c.get("classname"), c.get("name")) for c in cases]
+    assert ("opa.network.open_ingress", "all resources") in names  # a passed rule
+    assert ("opa.taints.spot_without_taint", POOL) in names
+    failures = [c for c in cases if c.find("failure") is not None]
+    assert len(failures) == 2
+    assert all(c.find("failure").get("type") == "deny" for c in failures)  # type: ignore[union-attr]
+    skipped = [c for c in cases if c.find("skipped") is not None]
+    assert sorted(c.find("skipped").get("message", "").split(":")[0] for c in skipped) == [  # type: ignore[union-attr]
+        "unknown",
+        "waived",
+    ]
+    assert opa.get("tests") == str(len(cases)) == "5"
+    assert opa.get("failures") == "2" and opa.get("skipped") == "2"
+    assert root.get("failures") == "3"
+    checkov_cases = suites["checkov"].findall("testcase")
+    assert {c.get("classname") for c in checkov_cases} == {
+        "checkov.CKV_K8S_16",
+        "checkov.CKV_SECRET_2",
+    }
+
+
+def test_markdown_comment() -> None:
+    text = render(sample_report(), "markdown")
+    assert text.startswith("### :x: burst check failed")
+    assert "| 3 | 1 | 1 | 1 | 42 |" in text
+    assert (
+        text.index("#### Deny")
+        < text.index("#### Unknown")
+        < text.index("Warn: 1")
+        < text.index("Waived: 1")
+    )
+    assert "could not be decided" in text
+    assert "*Fix:* Lower it." in text
+    assert "no taint &lt;spot&gt;" in text
+
+
+def test_markdown_truncates_long_groups() -> None:
+    findings = [Finding("r", DENY, f"res-{i:03d}", "m", title="t") for i in range(120)]
+    text = render(CheckReport(findings=findings, resources=120), "markdown")
+    assert "- ... and 70 more" in text
+
+
+def test_text_report_groups_by_rule_and_ends_with_summary() -> None:
+    text = render(sample_report(), "text")
+    lines = text.rstrip("\n").splitlines()
+    assert lines[-1] == summary_line(sample_report())
+    assert lines[-1].startswith(
+        "burst check FAILED: 3 deny, 1 warn, 1 unknown, 1 waived; 42 resources"
+    )
+    assert "could not be decided" in lines[-1]
+    assert text.index("DENY  CKV_SECRET_2 [checkov]") < text.index("UNKNOWN  iam.session_too_long")
+    assert "  fix: Lower it." in text
+
+
+def test_passing_summary() -> None:
+    report = CheckReport(findings=[Finding("r", WARN, "x", "m")], resources=3)
+    assert report.exit_code == 0
+    assert summary_line(report).startswith("burst check passed: 0 deny, 1 warn")
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_every_format_renders_an_empty_report(fmt: str) -> None:
+    text = render(CheckReport(findings=[], resources=0), fmt)
+    assert text.endswith("\n")
