@@ -1,0 +1,190 @@
+# METADATA
+# title: Spot interruption handling
+# description: >-
+#   Karpenter drains spot nodes before they are reclaimed only if an SQS interruption queue
+#   receives the five EventBridge event types it parses. Every region with spot NodePools needs
+#   that path.
+package burst.interruption
+
+import data.burst.lib
+
+# The exact event patterns Karpenter's interruption controller parses.
+patterns := [
+	{"source": ["aws.health"], "detail-type": ["AWS Health Event"]},
+	{"source": ["aws.ec2"], "detail-type": ["EC2 Spot Instance Interruption Warning"]},
+	{"source": ["aws.ec2"], "detail-type": ["EC2 Instance Rebalance Recommendation"]},
+	{"source": ["aws.ec2"], "detail-type": ["EC2 Instance State-change Notification"]},
+	{"source": ["aws.ec2"], "detail-type": ["EC2 Capacity Reservation Instance Interruption Warning"]},
+]
+
+queues := lib.of_type("aws:sqs/queue:Queue")
+
+event_rules := lib.of_type("aws:cloudwatch/eventRule:EventRule")
+
+event_targets := lib.of_type("aws:cloudwatch/eventTarget:EventTarget")
+
+_known_string(x) if {
+	is_string(x)
+	not lib.is_unknown(x)
+}
+
+_queue_entries := [[name, _region_or_blank(q)] |
+	some q in queues
+	name := lib.inputs(q).name
+	_known_string(name)
+]
+
+# queue_regions[name] is the set of regions of the queues with that name ("" when not known).
+queue_regions := {name: regions |
+	some entry in _queue_entries
+	name := entry[0]
+	regions := {r | some e in _queue_entries; e[0] == name; r := e[1]}
+}
+
+# Index of the pattern (0-4) an event rule matches (source and detail-type exactly).
+_pattern_index(rule) := i if {
+	parsed := lib.parse_json(object.get(lib.inputs(rule), "eventPattern", null))
+	parsed.ok
+	some i, p in patterns
+	object.get(parsed.value, "source", null) == p.source
+	object.get(parsed.value, "detail-type", null) == p["detail-type"]
+}
+
+_rule_entries := [[name, _region_or_blank(rule), i] |
+	some rule in event_rules
+	name := lib.inputs(rule).name
+	_known_string(name)
+	i := _pattern_index(rule)
+]
+
+# rule_index[name] is the set of [region, pattern index] of the event rules with that name.
+rule_index := {name: entries |
+	some entry in _rule_entries
+	name := entry[0]
+	entries := {[e[1], e[2]] | some e in _rule_entries; e[0] == name}
+}
+
+_region_or_blank(r) := region if {
+	region := lib.region(r)
+	_known_string(region)
+} else := ""
+
+# Regions match when equal or when either is not known ("").
+_same_region(a, b) if a == b
+
+_same_region("", _)
+
+_same_region(_, "")
+
+# Parse arn:aws:sqs:<region>:<account>:<name> into [region, name].
+_sqs_arn(arn) := [parts[3], parts[5]] if {
+	_known_string(arn)
+	parts := split(arn, ":")
+	count(parts) == 6
+	parts[2] == "sqs"
+}
+
+# [region, queue name, pattern index] delivered by an event target to a queue in the plan.
+covered contains [queue_region, queue_name, i] if {
+	some t in event_targets
+	[queue_region, queue_name] := _sqs_arn(lib.inputs(t).arn)
+	some qr in object.get(queue_regions, queue_name, set())
+	_same_region(qr, queue_region)
+	some [rule_region, i] in object.get(rule_index, lib.inputs(t).rule, set())
+	_same_region(rule_region, queue_region)
+	_same_region(rule_region, _region_or_blank(t))
+}
+
+_covered_entries := [[concat("|", [region, queue_name]), region, i] | some [region, queue_name, i] in covered]
+
+# pattern_counts["region|queue"] is the number of distinct patterns delivered to that queue.
+pattern_counts := {key: n |
+	some entry in _covered_entries
+	key := entry[0]
+	n := count({i | some e in _covered_entries; e[0] == key; i := e[2]})
+}
+
+# Regions in which one queue receives all five patterns.
+complete_regions contains split(key, "|")[0] if {
+	some key, n in pattern_counts
+	n == count(patterns)
+}
+
+# covered_by_region[region] is the set of pattern indexes delivered to any queue there.
+covered_by_region := {region: indexes |
+	some entry in _covered_entries
+	region := entry[1]
+	indexes := {i | some e in _covered_entries; e[1] == region; i := e[2]}
+}
+
+# Regions ("" = any) with a queue, rule or target whose relevant values are unknown.
+unknown_regions contains _region_or_blank(q) if {
+	some q in queues
+	not _known_string(object.get(lib.inputs(q), "name", null))
+}
+
+unknown_regions contains _region_or_blank(rule) if {
+	some rule in event_rules
+	_rule_unknown(rule)
+}
+
+unknown_regions contains _region_or_blank(t) if {
+	some t in event_targets
+	some v in [object.get(lib.inputs(t), "rule", null), object.get(lib.inputs(t), "arn", null)]
+	lib.is_unknown(v)
+}
+
+_rule_unknown(rule) if lib.is_unknown(object.get(lib.inputs(rule), "name", null))
+
+_rule_unknown(rule) if not lib.parse_json(object.get(lib.inputs(rule), "eventPattern", null)).ok
+
+# "no" if the NodePool's region has a complete path ("" region: a path anywhere in the stack).
+_path_missing(region) := "no" if {
+	region in complete_regions
+} else := "no" if {
+	region == ""
+	count(complete_regions) > 0
+} else := "unknown" if {
+	some u in unknown_regions
+	_same_region(u, region)
+} else := "yes"
+
+_missing_patterns(region) := [p["detail-type"][0] |
+	some i, p in patterns
+	not i in _covered_in(region)
+]
+
+_covered_in("") := {i | some indexes in covered_by_region; some i in indexes}
+
+_covered_in(region) := object.get(covered_by_region, region, set()) if region != ""
+
+_region_label("") := "(region unknown)"
+
+_region_label(region) := region if region != ""
+
+# METADATA
+# title: Spot NodePool without interruption path
+# description: >-
+#   A spot NodePool is in a region (or, when its region is not known, a stack) without an SQS
+#   queue that EventBridge rules for all five Karpenter patterns (AWS Health Event, EC2 Spot
+#   Instance Interruption Warning, EC2 Instance Rebalance Recommendation, EC2 Instance
+#   State-change Notification, EC2 Capacity Reservation Instance Interruption Warning) target.
+#   Event targets are matched to rules by rule name and to queues by the queue name and region
+#   in their ARN. Checked on previews only.
+# custom:
+#   id: interruption.missing_path
+#   severity: deny
+#   remediation: >-
+#     Create the interruption queue, the five EventBridge rules and their SQS targets in the
+#     NodePool's region (the burst interruption component does this) and set Karpenter's
+#     settings.interruptionQueue to the queue name.
+findings contains lib.finding(rego.metadata.rule(), np.urn, state, msg) if {
+	lib.stack_source == "preview"
+	some np in lib.nodepools
+	spot := lib.spot_state(np)
+	spot != "no"
+	region := _region_or_blank(np)
+	state := lib.tri_and(spot, _path_missing(region))
+	state != "no"
+	msg := sprintf("spot NodePool %s in %s has no SQS interruption queue receiving all Karpenter events; missing: %s", [np.name, _region_label(region), concat(", ", _missing_patterns(region))])
+}

@@ -1,0 +1,307 @@
+# METADATA
+# title: Shared helpers
+# description: >-
+#   Indexes over the plan (built once per evaluation), unknown-value handling, tri-state
+#   logic and the finding constructor shared by every burst rule set.
+package burst.lib
+
+# ---------------------------------------------------------------------------------------------
+# Guardrails and unknown values
+# ---------------------------------------------------------------------------------------------
+
+# Guardrails data (policies/data/guardrails.yaml), mounted at data.burst.guardrails.
+guardrails := data.burst.guardrails
+
+# Pulumi's unknown-output sentinel and the placeholder for secret values.
+unknown_sentinel := "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
+
+unknown_values := {unknown_sentinel, "[secret]"}
+
+# True if x is itself an unknown value.
+is_unknown(x) if x in unknown_values
+
+# True if x is, or contains at any depth, an unknown value.
+contains_unknown(x) if {
+	walk(x, [_, v])
+	v in unknown_values
+}
+
+# ---------------------------------------------------------------------------------------------
+# Tri-state logic: "yes" (violation), "no" (fine), "unknown" (decision needs an unknown value)
+# ---------------------------------------------------------------------------------------------
+
+tri_and(a, b) := "no" if {
+	"no" in [a, b]
+} else := "yes" if {
+	a == "yes"
+	b == "yes"
+} else := "unknown"
+
+tri_or(a, b) := "yes" if {
+	"yes" in [a, b]
+} else := "no" if {
+	a == "no"
+	b == "no"
+} else := "unknown"
+
+tri_not("yes") := "no"
+
+tri_not("no") := "yes"
+
+tri_not("unknown") := "unknown"
+
+# ---------------------------------------------------------------------------------------------
+# Findings
+# ---------------------------------------------------------------------------------------------
+
+# A finding for the rule whose METADATA is meta. state is "yes" (the rule's own severity) or
+# "unknown" (severity unknown: the decision needs a value that is unknown at preview).
+finding(meta, resource, state, message) := {
+	"rule": meta.custom.id,
+	"severity": severity(meta, state),
+	"resource": resource,
+	"message": message_for(state, message),
+	"title": meta.title,
+	"remediation": meta.custom.remediation,
+}
+
+severity(meta, "yes") := meta.custom.severity
+
+severity(_, "unknown") := "unknown"
+
+message_for("yes", message) := message
+
+message_for("unknown", message) := sprintf("possible violation, depends on a value unknown at preview: %s", [message])
+
+# ---------------------------------------------------------------------------------------------
+# Resource indexes (linear: each is built once per evaluation)
+# ---------------------------------------------------------------------------------------------
+
+resources := input.resources if {
+	is_array(input.resources)
+} else := []
+
+stack_source := object.get(object.get(input, "stack", {}), "source", "preview")
+
+# Kubernetes types lose their version ("kubernetes:karpenter.sh/v1:NodePool" becomes
+# "kubernetes:karpenter.sh:NodePool"), so a rule matches every served version of a kind.
+canonical_type(t) := sprintf("kubernetes:%s:%s", [split(parts[1], "/")[0], parts[2]]) if {
+	startswith(t, "kubernetes:")
+	parts := split(t, ":")
+	count(parts) == 3
+} else := t
+
+raw_types contains r.type if some r in resources
+
+# by_raw_type[t] is the list of resources of type t. The comprehension compares a reference
+# with the rule's key, so OPA indexes it: one pass over the resources for all types.
+by_raw_type[t] := rs if {
+	some t in raw_types
+	rs := [r | some r in resources; r.type == t]
+}
+
+types contains canonical_type(t) if some t in raw_types
+
+# by_type[c] is the list of resources of canonical type c (a complete rule: built once).
+by_type := {c: rs |
+	some c in types
+	rs := [r | some t in raw_types; canonical_type(t) == c; some r in by_raw_type[t]]
+}
+
+# The resources of canonical type t, or an empty list.
+of_type(t) := object.get(by_type, t, [])
+
+# The resources whose canonical type is in ts.
+of_types(ts) := [r | some t in ts; some r in of_type(t)]
+
+# ---------------------------------------------------------------------------------------------
+# Resource accessors
+# ---------------------------------------------------------------------------------------------
+
+inputs(r) := object.get(r, "inputs", {})
+
+# Region of a resource: the engine's region, else a per-resource `region` input, else null.
+region(r) := r.region if {
+	is_string(r.region)
+} else := inputs(r).region if {
+	is_string(inputs(r).region)
+} else := null
+
+# Tags of an AWS resource (tagsAll merged under tags); an unknown tag map becomes {}.
+tags(r) := object.union(as_object(object.get(inputs(r), "tagsAll", {})), as_object(object.get(inputs(r), "tags", {})))
+
+as_object(x) := x if {
+	is_object(x)
+} else := {}
+
+# Team values a resource claims: tag `team` (AWS; tags over tagsAll), label `team` (Kubernetes
+# metadata and, for NodePools, the node template).
+teams_of(r) := {t |
+	t := object.get(r, ["inputs", "tags", "team"], object.get(r, ["inputs", "tagsAll", "team"], null))
+	t != null
+} if {
+	startswith(r.type, "aws:")
+} else := {t |
+	some path in [["inputs", "metadata", "labels", "team"], ["inputs", "spec", "template", "metadata", "labels", "team"]]
+	t := object.get(r, path, null)
+	t != null
+} if {
+	startswith(r.type, "kubernetes:")
+} else := set()
+
+# Quantities (Kubernetes "16", "500m", "1k", or plain numbers). Undefined if unknown or invalid.
+quantity(q) := q if is_number(q)
+
+quantity(q) := units.parse(q) if {
+	is_string(q)
+	not is_unknown(q)
+}
+
+# Parse a JSON policy document (string) or accept an already decoded object.
+# {"ok": true, "value": doc} or {"ok": false} (unknown or invalid JSON).
+parse_json(x) := {"ok": true, "value": x} if {
+	is_object(x)
+} else := {"ok": true, "value": json.unmarshal(x)} if {
+	is_string(x)
+	not is_unknown(x)
+	json.is_valid(x)
+} else := {"ok": false}
+
+# A value as a list (single values become a one-element list, absent values an empty list).
+as_list(x) := x if {
+	is_array(x)
+} else := [] if {
+	x == null
+} else := [x]
+
+# ---------------------------------------------------------------------------------------------
+# Karpenter and Kubernetes helpers
+# ---------------------------------------------------------------------------------------------
+
+capacity_type_key := "karpenter.sh/capacity-type"
+
+nodepools := of_type("kubernetes:karpenter.sh:NodePool")
+
+node_template_spec(np) := object.get(inputs(np), ["spec", "template", "spec"], {})
+
+requirements(np) := object.get(node_template_spec(np), "requirements", [])
+
+node_taints(np) := object.get(node_template_spec(np), "taints", [])
+
+# "yes" if a NodePool may launch spot capacity, "no" if not, "unknown" if undecidable.
+# No capacity-type requirement counts as allowing spot (conservative).
+spot_state(np) := "unknown" if {
+	is_unknown(requirements(np))
+} else := "no" if {
+	some q in requirements(np)
+	q.key == capacity_type_key
+	_excludes_spot(q)
+} else := "unknown" if {
+	some q in requirements(np)
+	_maybe_capacity_type(q)
+	contains_unknown(q)
+} else := "yes"
+
+_maybe_capacity_type(q) if q.key == capacity_type_key
+
+_maybe_capacity_type(q) if is_unknown(q.key)
+
+_excludes_spot(q) if {
+	q.operator == "In"
+	not contains_unknown(q.values)
+	not "spot" in object.get(q, "values", [])
+}
+
+_excludes_spot(q) if {
+	q.operator == "NotIn"
+	"spot" in object.get(q, "values", [])
+}
+
+_excludes_spot(q) if q.operator == "DoesNotExist"
+
+# "yes" if the NodePool carries a NoSchedule/NoExecute taint with this key.
+taint_state(np, key) := "unknown" if {
+	is_unknown(node_taints(np))
+} else := "yes" if {
+	some t in node_taints(np)
+	t.key == key
+	t.effect in {"NoSchedule", "NoExecute"}
+} else := "unknown" if {
+	some t in node_taints(np)
+	contains_unknown(t)
+} else := "no"
+
+spot_taint_key := guardrails.spot.taint_key
+
+# Kubernetes workload kinds whose pod templates the taint rules inspect.
+workload_types := {
+	"kubernetes:core:Pod",
+	"kubernetes:batch:Job",
+	"kubernetes:batch:CronJob",
+	"kubernetes:apps:Deployment",
+	"kubernetes:apps:StatefulSet",
+	"kubernetes:jobset.x-k8s.io:JobSet",
+}
+
+workloads := of_types(workload_types)
+
+# Pod templates of a workload: [{"spec": podSpec, "metas": [objects whose metadata counts]}].
+pod_templates(r) := [{"spec": object.get(inputs(r), "spec", {}), "metas": [inputs(r)]}] if {
+	canonical_type(r.type) == "kubernetes:core:Pod"
+}
+
+pod_templates(r) := [{"spec": object.get(tpl, "spec", {}), "metas": [inputs(r), tpl]}] if {
+	canonical_type(r.type) in {"kubernetes:batch:Job", "kubernetes:apps:Deployment", "kubernetes:apps:StatefulSet"}
+	tpl := object.get(inputs(r), ["spec", "template"], {})
+}
+
+pod_templates(r) := [{"spec": object.get(tpl, "spec", {}), "metas": [inputs(r), job, tpl]}] if {
+	canonical_type(r.type) == "kubernetes:batch:CronJob"
+	job := object.get(inputs(r), ["spec", "jobTemplate"], {})
+	tpl := object.get(job, ["spec", "template"], {})
+}
+
+pod_templates(r) := [{"spec": object.get(tpl, "spec", {}), "metas": [inputs(r), job, tpl]} |
+	some rj in as_list(object.get(inputs(r), ["spec", "replicatedJobs"], []))
+	job := object.get(rj, "template", {})
+	tpl := object.get(job, ["spec", "template"], {})
+] if {
+	canonical_type(r.type) == "kubernetes:jobset.x-k8s.io:JobSet"
+}
+
+# "yes" if a pod spec tolerates the spot taint (key match, or operator Exists without a key).
+tolerates_spot(spec) := "unknown" if {
+	is_unknown(object.get(spec, "tolerations", []))
+} else := "yes" if {
+	some tol in object.get(spec, "tolerations", [])
+	tolerates_spot_toleration(tol)
+} else := "unknown" if {
+	some tol in object.get(spec, "tolerations", [])
+	contains_unknown(tol)
+} else := "no"
+
+tolerates_spot_toleration(tol) if tol.key == spot_taint_key
+
+tolerates_spot_toleration(tol) if {
+	tol.operator == "Exists"
+	object.get(tol, "key", "") == ""
+}
+
+# "yes" if a pod spec selects spot nodes (nodeSelector or required node affinity).
+selects_spot(spec) := "yes" if {
+	object.get(spec, ["nodeSelector", capacity_type_key], "") == "spot"
+} else := "yes" if {
+	some term in object.get(spec, ["affinity", "nodeAffinity", "requiredDuringSchedulingIgnoredDuringExecution", "nodeSelectorTerms"], [])
+	some e in object.get(term, "matchExpressions", [])
+	e.key == capacity_type_key
+	e.operator == "In"
+	"spot" in e.values
+} else := "unknown" if {
+	contains_unknown(object.get(spec, "nodeSelector", {}))
+} else := "no"
+
+# The values of a label or annotation (kind "labels"/"annotations") on any of the objects.
+meta_value(metas, kind, key) := [v |
+	some obj in metas
+	v := as_object(object.get(obj, ["metadata", kind], {}))[key]
+]
