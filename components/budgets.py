@@ -185,6 +185,21 @@ def budgets_execution_policy(deny_policy_arn: str, role_arns: Sequence[str]) -> 
     }
 
 
+def budgets_execution_boundary(account_id: str) -> dict[str, Any]:
+    """Permissions boundary of the execution role: role policy attachment in this account only."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "RolePolicyAttachmentOnly",
+                "Effect": "Allow",
+                "Action": ["iam:AttachRolePolicy", "iam:DetachRolePolicy"],
+                "Resource": f"arn:aws:iam::{account_id}:role/*",
+            }
+        ],
+    }
+
+
 @dataclass(frozen=True)
 class TeamBudgetArgs:
     """Arguments of `TeamBudget`."""
@@ -420,11 +435,20 @@ class TeamBudget(pulumi.ComponentResource):
             tags=tags,
             opts=pulumi.ResourceOptions(parent=self),
         )
+        boundary = aws.iam.Policy(
+            f"{name}-budget-action-boundary",
+            name=bounded_name(prefix, "budget-action-boundary", max_length=IAM_POLICY_NAME_MAX),
+            description=f"Boundary of the budget action role of {args.team}/{args.environment}",
+            policy=json.dumps(budgets_execution_boundary(args.account_id)),
+            tags=tags,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
         role = aws.iam.Role(
             f"{name}-budget-action-role",
             name=bounded_name(prefix, "budget-action", max_length=IAM_ROLE_NAME_MAX),
             assume_role_policy=json.dumps(budgets_execution_trust_policy(args.account_id)),
             max_session_duration=EXECUTION_ROLE_SESSION_SECONDS,
+            permissions_boundary=boundary.arn,
             tags=tags,
             opts=pulumi.ResourceOptions(parent=self),
         )

@@ -221,9 +221,19 @@ def test_anomaly_detection_watches_the_team_tag_and_alerts_immediately() -> None
     }
 
 
+def _policy(registrations: list[Registration], suffix: str) -> dict[str, Any]:
+    (policy,) = [
+        r.inputs
+        for r in registrations
+        if r.type == "aws:iam/policy:Policy" and r.name.endswith(suffix)
+    ]
+    return policy
+
+
 def _circuit_breaker(registrations: list[Registration]) -> dict[str, Any]:
     return {
-        "deny": one(registrations, "aws:iam/policy:Policy").inputs,
+        "deny": _policy(registrations, "-circuit-breaker"),
+        "boundary": _policy(registrations, "-budget-action-boundary"),
         "role": one(registrations, "aws:iam/role:Role").inputs,
         "permissions": one(registrations, "aws:iam/rolePolicy:RolePolicy").inputs,
         "action": one(registrations, "aws:budgets/budgetAction:BudgetAction").inputs,
@@ -263,6 +273,10 @@ def test_execution_role_is_short_lived_and_can_only_toggle_the_deny() -> None:
     breaker = _circuit_breaker(run(("ml", args)))
     role = breaker["role"]
     assert role["maxSessionDuration"] == 3600
+    boundary_arn = f"arn:aws:iam::{ACCOUNT}:policy/{breaker['boundary']['name']}"
+    assert role["permissionsBoundary"] == boundary_arn
+    (bound,) = json.loads(breaker["boundary"]["policy"])["Statement"]
+    assert sorted(bound["Action"]) == ["iam:AttachRolePolicy", "iam:DetachRolePolicy"]
     (trust,) = json.loads(role["assumeRolePolicy"])["Statement"]
     assert trust["Principal"] == {"Service": "budgets.amazonaws.com"}
     assert trust["Action"] == "sts:AssumeRole"
@@ -307,8 +321,9 @@ def test_names_are_unique_per_team_and_environment() -> None:
         "aws:iam/policy:Policy",
     ):
         names = [r.inputs["name"] for r in registrations if r.type == resource_type]
-        assert len(names) == 3, resource_type
-        assert len(set(names)) == 3, resource_type
+        expected = 6 if resource_type == "aws:iam/policy:Policy" else 3
+        assert len(names) == expected, resource_type
+        assert len(set(names)) == expected, resource_type
 
 
 def test_long_team_and_environment_names_stay_inside_aws_limits() -> None:
@@ -317,7 +332,9 @@ def test_long_team_and_environment_names_stay_inside_aws_limits() -> None:
     )
     registrations = run(("long", args))
     assert len(one(registrations, "aws:iam/role:Role").inputs["name"]) <= 64
-    assert len(one(registrations, "aws:iam/policy:Policy").inputs["name"]) <= 128
+    assert all(
+        len(r.inputs["name"]) <= 128 for r in registrations if r.type == "aws:iam/policy:Policy"
+    )
     assert len(one(registrations, "aws:budgets/budget:Budget").inputs["name"]) <= 100
 
 

@@ -100,8 +100,8 @@ def test_every_generated_document_kind_is_collected() -> None:
         # Pod identity roles (training, backtest) and the budget action's execution role.
         ("aws:iam/role:Role", TRUST_POLICY): 3,
         ("aws:iam/rolePolicy:RolePolicy", IDENTITY_POLICY): 3,
-        # Workload permissions boundary and circuit breaker deny.
-        ("aws:iam/policy:Policy", IDENTITY_POLICY): 2,
+        # Workload boundary, circuit breaker deny and the execution role's boundary.
+        ("aws:iam/policy:Policy", IDENTITY_POLICY): 3,
         ("aws:s3/bucketPolicy:BucketPolicy", RESOURCE_POLICY): 3,
         ("aws:sns/topicPolicy:TopicPolicy", RESOURCE_POLICY): 1,
         ("aws:kms/key:Key", RESOURCE_POLICY): 1,
