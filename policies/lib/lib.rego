@@ -102,11 +102,16 @@ by_raw_type[t] := rs if {
 
 types contains canonical_type(t) if some t in raw_types
 
-# by_type[c] is the list of resources of canonical type c (a complete rule: built once).
-by_type := {c: rs |
-	some c in types
-	rs := [r | some t in raw_types; canonical_type(t) == c; some r in by_raw_type[t]]
-}
+# by_type[c] is the list of resources of canonical type c (a complete rule: built once). Only
+# Kubernetes types are merged across versions; other types are by_raw_type as they are.
+by_type := object.union(
+	{t: rs | some t, rs in by_raw_type; not startswith(t, "kubernetes:")},
+	{c: rs |
+		some c in types
+		startswith(c, "kubernetes:")
+		rs := [r | some t in raw_types; canonical_type(t) == c; some r in by_raw_type[t]]
+	},
+)
 
 # The resources of canonical type t, or an empty list.
 of_type(t) := object.get(by_type, t, [])
@@ -136,18 +141,22 @@ as_object(x) := x if {
 
 # Team values a resource claims: tag `team` (AWS; tags over tagsAll), label `team` (Kubernetes
 # metadata and, for NodePools, the node template).
-teams_of(r) := {t |
+teams_of(r) := aws_teams(r) if {
+	startswith(r.type, "aws:")
+} else := k8s_teams(r) if {
+	startswith(r.type, "kubernetes:")
+} else := set()
+
+aws_teams(r) := {t |
 	t := object.get(r, ["inputs", "tags", "team"], object.get(r, ["inputs", "tagsAll", "team"], null))
 	t != null
-} if {
-	startswith(r.type, "aws:")
-} else := {t |
+}
+
+k8s_teams(r) := {t |
 	some path in [["inputs", "metadata", "labels", "team"], ["inputs", "spec", "template", "metadata", "labels", "team"]]
 	t := object.get(r, path, null)
 	t != null
-} if {
-	startswith(r.type, "kubernetes:")
-} else := set()
+}
 
 # Quantities (Kubernetes "16", "500m", "1k", or plain numbers). Undefined if unknown or invalid.
 quantity(q) := q if is_number(q)

@@ -92,11 +92,11 @@ contributions contains {"team": team, "urn": r.urn, "kind": kind, "amount": sum(
 	unknown := _any([structure_unknown, count(nums) < count(values)])
 }
 
-_gpu_sources contains ["ClusterQueue", cq, _cq_gpu_values(cq), _structure_unknown(cq)] if {
-	some cq in cluster_queues
-}
-
-_gpu_sources contains ["NodePool", np, _np_gpu_values(np), false] if some np in lib.nodepools
+# [kind, resource, GPU quantities, structure unknown] (a list: resources are not hashed).
+_gpu_sources := array.concat(
+	[["ClusterQueue", cq, _cq_gpu_values(cq), _structure_unknown(cq)] | some cq in cluster_queues],
+	[["NodePool", np, _np_gpu_values(np), false] | some np in lib.nodepools],
+)
 
 _structure_unknown(cq) if {
 	_cq_structure_unknown(cq)
@@ -125,7 +125,8 @@ _gpu_state(c, totals, quota) := "yes" if {
 #   The GPUs a team can hold, the sum over its ClusterQueues (label team) of nvidia.com/gpu
 #   nominalQuota plus borrowingLimit over all flavors plus spec.limits nvidia.com/gpu of its
 #   NodePools (label team on the NodePool or its node template), are above the team's
-#   gpu_quota in guardrails. Reported on every contributing resource.
+#   gpu_quota in guardrails. An absent borrowingLimit counts as 0. Reported on every
+#   contributing resource.
 # custom:
 #   id: quotas.team_gpu_over_quota
 #   severity: deny
@@ -153,16 +154,20 @@ _contributes(c) if c.unknown
 # ---------------------------------------------------------------------------------------------
 
 # [team, urn, type] for every resource that names a team (computed once, per type group).
-team_claims := [[t, r.urn, type] |
-	some type in lib.raw_types
-	_team_bearing(type)
-	some r in lib.by_raw_type[type]
-	some t in lib.teams_of(r)
-]
-
-_team_bearing(type) if startswith(type, "aws:")
-
-_team_bearing(type) if startswith(type, "kubernetes:")
+team_claims := array.concat(
+	[[t, r.urn, type] |
+		some type in lib.raw_types
+		startswith(type, "aws:")
+		some r in lib.by_raw_type[type]
+		some t in lib.aws_teams(r)
+	],
+	[[t, r.urn, type] |
+		some type in lib.raw_types
+		startswith(type, "kubernetes:")
+		some r in lib.by_raw_type[type]
+		some t in lib.k8s_teams(r)
+	],
+)
 
 # METADATA
 # title: Unknown team
@@ -233,9 +238,10 @@ _owner_claims := [claim |
 ]
 
 # Teams that own at least one resource other than a budget, with their resource counts.
+_owners contains claim[0] if some claim in _owner_claims
+
 owning_teams := {team: n |
-	some claim in _owner_claims
-	team := claim[0]
+	some team in _owners
 	n := count([1 | some c in _owner_claims; c[0] == team])
 }
 

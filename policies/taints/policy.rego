@@ -217,12 +217,12 @@ priority_label := "kueue.x-k8s.io/priority-class"
 min_grace_seconds := 60
 
 # Pod templates of workloads that tolerate spot ("yes") or may ("unknown").
-spot_templates contains [w, tpl, tol] if {
+spot_templates := [[w, tpl, tol] |
 	some w in lib.workloads
 	some tpl in lib.pod_templates(w)
 	tol := lib.tolerates_spot(tpl.spec)
 	tol != "no"
-}
+]
 
 _grace(spec) := ["unknown", []] if {
 	lib.is_unknown(object.get(spec, "terminationGracePeriodSeconds", 30))
