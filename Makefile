@@ -29,7 +29,8 @@ fmt: setup
 	$(OPA) fmt --write policies/
 
 policy-test: setup
-	$(OPA) test policies/ --coverage --threshold 90 --format json > /dev/null || $(OPA) test policies/ -v
+	$(OPA) test --ignore '*.json' --ignore '*.yaml' --ignore '*.yml' -v \
+		policies/ burst.guardrails:policies/data/guardrails.yaml
 
 policy-docs: setup
 	$(PY) -m burst.policy_pack > policies/README.md

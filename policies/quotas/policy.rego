@@ -55,13 +55,25 @@ _resource_groups(cq) := object.get(lib.inputs(cq), ["spec", "resourceGroups"], [
 
 # nominalQuota and borrowingLimit values of nvidia.com/gpu over all flavors of a ClusterQueue.
 _cq_gpu_values(cq) := [v |
+	some res in _cq_gpu_resources(cq)
+	some k in ["nominalQuota", "borrowingLimit"]
+	v := res[k]
+]
+
+# GPU resources of a ClusterQueue over all flavors.
+_cq_gpu_resources(cq) := [res |
 	some g in lib.as_list(_resource_groups(cq))
 	some f in lib.as_list(object.get(g, "flavors", []))
 	some res in lib.as_list(object.get(f, "resources", []))
 	object.get(res, "name", "") == gpu
-	some k in ["nominalQuota", "borrowingLimit"]
-	v := res[k]
 ]
+
+# In a cohort, a GPU resource without borrowingLimit may borrow every idle GPU of the cohort.
+_cq_unbounded(cq) if {
+	object.get(lib.inputs(cq), ["spec", "cohortName"], "") != ""
+	some res in _cq_gpu_resources(cq)
+	not "borrowingLimit" in object.keys(res)
+} else := false
 
 # True if the list structure of the resource groups (not just a quantity) is unknown.
 _cq_structure_unknown(cq) if {
@@ -84,18 +96,19 @@ _np_gpu_values(np) := [lib.unknown_sentinel] if {
 } else := [v | v := lib.inputs(np).spec.limits[gpu]]
 
 # One contribution to a team's GPU total per ClusterQueue and NodePool with a team.
-contributions contains {"team": team, "urn": r.urn, "kind": kind, "amount": sum(nums), "unknown": unknown} if {
-	some [kind, r, values, structure_unknown] in _gpu_sources
+contributions contains {"team": team, "urn": r.urn, "kind": kind, "amount": sum(nums), "unknown": unknown, "unbounded": unbounded} if {
+	some [kind, r, values, structure_unknown, unbounded] in _gpu_sources
 	some team in lib.teams_of(r)
 	not lib.is_unknown(team)
 	nums := [n | some v in values; n := lib.quantity(v)]
 	unknown := _any([structure_unknown, count(nums) < count(values)])
 }
 
-# [kind, resource, GPU quantities, structure unknown] (a list: resources are not hashed).
+# [kind, resource, GPU quantities, structure unknown, unbounded borrowing] (a list: resources
+# are not hashed).
 _gpu_sources := array.concat(
-	[["ClusterQueue", cq, _cq_gpu_values(cq), _structure_unknown(cq)] | some cq in cluster_queues],
-	[["NodePool", np, _np_gpu_values(np), false] | some np in lib.nodepools],
+	[["ClusterQueue", cq, _cq_gpu_values(cq), _structure_unknown(cq), _cq_unbounded(cq)] | some cq in cluster_queues],
+	[["NodePool", np, _np_gpu_values(np), false, false] | some np in lib.nodepools],
 )
 
 _structure_unknown(cq) if {
@@ -111,9 +124,12 @@ team_totals[team] := {
 	"ClusterQueue": sum([c.amount | some c in contributions; c.team == team; c.kind == "ClusterQueue"]),
 	"NodePool": sum([c.amount | some c in contributions; c.team == team; c.kind == "NodePool"]),
 	"unknown": _any([c.unknown | some c in contributions; c.team == team]),
+	"unbounded": _any([c.unbounded | some c in contributions; c.team == team]),
 } if some team, _ in lib.guardrails.teams
 
 _gpu_state(c, totals, quota) := "yes" if {
+	totals.unbounded
+} else := "yes" if {
 	totals.ClusterQueue + totals.NodePool > quota
 } else := "unknown" if {
 	c.unknown
@@ -125,8 +141,8 @@ _gpu_state(c, totals, quota) := "yes" if {
 #   The GPUs a team can hold, the sum over its ClusterQueues (label team) of nvidia.com/gpu
 #   nominalQuota plus borrowingLimit over all flavors plus spec.limits nvidia.com/gpu of its
 #   NodePools (label team on the NodePool or its node template), are above the team's
-#   gpu_quota in guardrails. An absent borrowingLimit counts as 0. Reported on every
-#   contributing resource.
+#   gpu_quota in guardrails. In a cohort, a GPU resource without borrowingLimit may borrow
+#   without bound, which always exceeds the quota. Reported on every contributing resource.
 # custom:
 #   id: quotas.team_gpu_over_quota
 #   severity: deny
@@ -139,13 +155,22 @@ findings contains lib.finding(rego.metadata.rule(), c.urn, state, msg) if {
 	totals := team_totals[c.team]
 	_contributes(c)
 	state := _gpu_state(c, totals, quota)
-	msg := sprintf(
-		"team %s: ClusterQueues grant %v GPUs (nominal + borrowing) and NodePools allow %v, %v in total, above the quota of %v",
-		[c.team, totals.ClusterQueue, totals.NodePool, totals.ClusterQueue + totals.NodePool, quota],
-	)
+	msg := _gpu_message(c.team, totals, quota)
 }
 
+_gpu_message(team, totals, quota) := sprintf(
+	"team %s: a ClusterQueue in a cohort has no nvidia.com/gpu borrowingLimit, so it may borrow without bound (quota %v)",
+	[team, quota],
+) if {
+	totals.unbounded
+} else := sprintf(
+	"team %s: ClusterQueues grant %v GPUs (nominal + borrowing) and NodePools allow %v, %v in total, above the quota of %v",
+	[team, totals.ClusterQueue, totals.NodePool, totals.ClusterQueue + totals.NodePool, quota],
+)
+
 _contributes(c) if c.amount > 0
+
+_contributes(c) if c.unbounded
 
 _contributes(c) if c.unknown
 

@@ -23,7 +23,7 @@ cluster_queue(name, team, nominal, borrowing) := t.res("kubernetes:kueue.x-k8s.i
 			"coveredResources": ["cpu", "nvidia.com/gpu"],
 			"flavors": [
 				{"name": "spot", "resources": [{"name": "cpu", "nominalQuota": 64}, {"name": "nvidia.com/gpu", "nominalQuota": nominal, "borrowingLimit": borrowing}]},
-				{"name": "on-demand", "resources": [{"name": "cpu", "nominalQuota": 32}, {"name": "nvidia.com/gpu", "nominalQuota": "4"}]},
+				{"name": "on-demand", "resources": [{"name": "cpu", "nominalQuota": 32}, {"name": "nvidia.com/gpu", "nominalQuota": "4", "borrowingLimit": "0"}]},
 			],
 		}],
 	},
@@ -89,6 +89,27 @@ test_gpu_over_quota_denied_on_each_contributor if {
 	}
 	{f.severity | some f in found} == {"deny"}
 	contains(found[0].message, "36 in total, above the quota of 32")
+}
+
+test_gpu_unbounded_borrowing_denied if {
+	cq := json.patch(cluster_queue("cq-quant", "quant", "4", "0"), [{
+		"op": "remove",
+		"path": "/inputs/spec/resourceGroups/0/flavors/1/resources/1/borrowingLimit",
+	}])
+	fs := findings([cq])
+	found := t.of_rule(fs, "quotas.team_gpu_over_quota")
+	count(found) == 1
+	some f in found
+	f.severity == "deny"
+	contains(f.message, "without bound")
+}
+
+test_gpu_missing_borrowing_limit_without_cohort_allowed if {
+	cq := json.patch(cluster_queue("cq-quant", "quant", "4", "0"), [
+		{"op": "remove", "path": "/inputs/spec/resourceGroups/0/flavors/1/resources/1/borrowingLimit"},
+		{"op": "remove", "path": "/inputs/spec/cohortName"},
+	])
+	t.severities(findings([cq]), "quotas.team_gpu_over_quota") == set()
 }
 
 test_gpu_within_quota_allowed if {
