@@ -7,6 +7,7 @@ reaches the user.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -20,7 +21,7 @@ def _plan(args: argparse.Namespace) -> int:
     registrations, document = plan_registrations(args.stack, Path(args.root))
     report = summary(registrations)
     if args.out == "-":
-        sys.stdout.write(_json(document))
+        sys.stdout.write(json.dumps(document, indent=1) + "\n")
         print(report, file=sys.stderr)
         return 0
     if args.out:
@@ -28,12 +29,6 @@ def _plan(args: argparse.Namespace) -> int:
         report += f"\n\nPreview document written to {args.out}"
     print(report)
     return 0
-
-
-def _json(document: object) -> str:
-    import json
-
-    return json.dumps(document, indent=1) + "\n"
 
 
 def build_parser() -> argparse.ArgumentParser:
