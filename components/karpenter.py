@@ -126,6 +126,17 @@ def controller_policy_document(
         "aws:RequestTag/eks:eks-cluster-name": cluster_name,
     }
     in_region = {"aws:RequestedRegion": region}
+    launched = [
+        f"{ec2}:{kind}/*"
+        for kind in (
+            "fleet",
+            "instance",
+            "volume",
+            "network-interface",
+            "launch-template",
+            "spot-instances-request",
+        )
+    ]
     return {
         "Version": "2012-10-17",
         "Statement": [
@@ -155,14 +166,7 @@ def controller_policy_document(
                 "Sid": "AllowScopedEC2InstanceActionsWithTags",
                 "Effect": "Allow",
                 "Action": ["ec2:RunInstances", "ec2:CreateFleet", "ec2:CreateLaunchTemplate"],
-                "Resource": [
-                    f"{ec2}:fleet/*",
-                    f"{ec2}:instance/*",
-                    f"{ec2}:volume/*",
-                    f"{ec2}:network-interface/*",
-                    f"{ec2}:launch-template/*",
-                    f"{ec2}:spot-instances-request/*",
-                ],
+                "Resource": launched,
                 "Condition": {
                     "StringEquals": request_owned,
                     "StringLike": {"aws:RequestTag/karpenter.sh/nodepool": "*"},
@@ -172,14 +176,7 @@ def controller_policy_document(
                 "Sid": "AllowScopedResourceCreationTagging",
                 "Effect": "Allow",
                 "Action": "ec2:CreateTags",
-                "Resource": [
-                    f"{ec2}:fleet/*",
-                    f"{ec2}:instance/*",
-                    f"{ec2}:volume/*",
-                    f"{ec2}:network-interface/*",
-                    f"{ec2}:launch-template/*",
-                    f"{ec2}:spot-instances-request/*",
-                ],
+                "Resource": launched,
                 "Condition": {
                     "StringEquals": {
                         **request_owned,

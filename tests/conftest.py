@@ -27,3 +27,14 @@ def run() -> Run:
 def of_type(registrations: list[Registration], resource_type: str) -> list[Registration]:
     """Registrations of one resource type."""
     return [r for r in registrations if r.type == resource_type]
+
+
+def assert_children_of(registrations: list[Registration], component_type: str, prefix: str) -> None:
+    """Every AWS child belongs to the one component, uses the test provider and is named for it."""
+    (component,) = of_type(registrations, component_type)
+    (provider,) = of_type(registrations, "pulumi:providers:aws")
+    for child in [r for r in registrations if r.type.startswith("aws:")]:
+        assert child.parent == component.urn, child.name
+        assert child.provider.startswith(provider.urn), child.name
+        assert child.name.startswith(prefix), child.name
+        assert "region" not in child.inputs, child.name

@@ -23,6 +23,7 @@ from components.dataset_storage import (
     most_restrictive_class,
     s3_bucket_name_problem,
 )
+from tests.conftest import assert_children_of, of_type
 
 ACCOUNT = "111122223333"
 CLASS_REGIONS = {
@@ -58,10 +59,6 @@ def run(*storages: tuple[str, DatasetStorageArgs]) -> list[Registration]:
     return run_program(program, project="burst-platform", stack="test")
 
 
-def of_type(registrations: list[Registration], resource_type: str) -> list[Registration]:
-    return [r for r in registrations if r.type == resource_type]
-
-
 def for_bucket(
     registrations: list[Registration], resource_type: str, bucket: str
 ) -> dict[str, Any]:
@@ -91,14 +88,7 @@ def test_default_resource_counts() -> None:
 
 
 def test_children_belong_to_the_component_and_its_provider() -> None:
-    registrations = run(("ml", ARGS))
-    (component,) = of_type(registrations, "burst:storage:DatasetStorage")
-    (provider,) = of_type(registrations, "pulumi:providers:aws")
-    for child in [r for r in registrations if r.type.startswith("aws:")]:
-        assert child.parent == component.urn, child.name
-        assert child.provider.startswith(provider.urn), child.name
-        assert child.name.startswith("ml-"), child.name
-        assert "region" not in child.inputs, child.name
+    assert_children_of(run(("ml", ARGS)), "burst:storage:DatasetStorage", "ml-")
 
 
 def test_dataset_bucket_is_locked_tagged_and_kept_on_destroy() -> None:

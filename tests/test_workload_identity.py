@@ -19,6 +19,7 @@ from components.workload_identity import (
     WorkloadIdentityArgs,
     pod_identity_trust_policy,
 )
+from tests.conftest import assert_children_of, of_type
 
 ACCOUNT = "111122223333"
 REGION = "eu-west-1"
@@ -51,10 +52,6 @@ def run(*identities: tuple[str, WorkloadIdentityArgs]) -> list[Registration]:
     return run_program(program, project="burst-platform", stack="test")
 
 
-def of_type(registrations: list[Registration], resource_type: str) -> list[Registration]:
-    return [r for r in registrations if r.type == resource_type]
-
-
 def role(registrations: list[Registration], service_account: str) -> Registration:
     (match,) = [
         r for r in of_type(registrations, "aws:iam/role:Role") if r.name == f"ml-{service_account}"
@@ -83,14 +80,7 @@ def test_default_creates_a_role_policy_and_association_per_service_account() -> 
 
 
 def test_children_belong_to_the_component_and_its_provider() -> None:
-    registrations = run(("ml", ARGS))
-    (component,) = of_type(registrations, "burst:identity:WorkloadIdentity")
-    (provider,) = of_type(registrations, "pulumi:providers:aws")
-    for child in [r for r in registrations if r.type.startswith("aws:")]:
-        assert child.parent == component.urn, child.name
-        assert child.provider.startswith(provider.urn), child.name
-        assert child.name.startswith("ml-"), child.name
-        assert "region" not in child.inputs, child.name
+    assert_children_of(run(("ml", ARGS)), "burst:identity:WorkloadIdentity", "ml-")
 
 
 @pytest.mark.parametrize("service_account", ["training", "backtest"])
