@@ -400,3 +400,23 @@ def test_passing_summary() -> None:
 def test_every_format_renders_an_empty_report(fmt: str) -> None:
     text = render(CheckReport(findings=[], resources=0), fmt)
     assert text.endswith("\n")
+
+
+def test_text_report_lists_every_rule_with_its_outcome() -> None:
+    rules = [
+        RuleInfo("iam.session_too_long", title="Session too long", package="burst.iam"),
+        RuleInfo("network.public_subnet", title="Public subnet", package="burst.network"),
+    ]
+    findings = [
+        Finding("iam.session_too_long", DENY, ROLE, "too long"),
+        Finding("iam.session_too_long", UNKNOWN, ROLE + "2", "cannot decide"),
+    ]
+    report = CheckReport(
+        findings=findings, resources=2, rules=rules, packages=["burst.iam", "burst.network"]
+    )
+    text = render(report, "text")
+    assert "Rules evaluated (2 in 2 packages):" in text
+    (session,) = [line for line in text.splitlines() if line.startswith("  iam.session_too_long")]
+    assert "1 deny, 1 unknown" in session
+    (subnet,) = [line for line in text.splitlines() if line.startswith("  network.public_subnet")]
+    assert subnet.split()[1] == "ok"

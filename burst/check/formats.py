@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import xml.etree.ElementTree as ET
+from collections import Counter
 from collections.abc import Callable, Iterable
 from itertools import groupby
 from typing import Any
@@ -81,8 +82,31 @@ def render_text(report: CheckReport) -> str:
         if first.remediation:
             lines.append(f"  fix: {first.remediation}")
         lines.append("")
+    lines.extend(_rule_overview(report))
     lines.append(summary_line(report))
     return "\n".join(lines) + "\n"
+
+
+def _rule_overview(report: CheckReport) -> list[str]:
+    """One line per policy rule with its outcome, so a clean report still shows what was checked."""
+    outcomes: dict[str, Counter[str]] = {}
+    for finding in report.findings:
+        outcomes.setdefault(finding.rule, Counter())[finding.severity] += 1
+    rules = sorted(report.rules, key=lambda r: r.id)
+    if not rules:
+        return []
+    width = max(len(rule.id) for rule in rules)
+    lines = [f"Rules evaluated ({len(rules)} in {len(report.packages)} packages):"]
+    for rule in rules:
+        counts = outcomes.get(rule.id)
+        outcome = (
+            ", ".join(f"{n} {severity}" for severity, n in sorted(counts.items()))
+            if counts
+            else "ok"
+        )
+        lines.append(f"  {rule.id:<{width}}  {outcome:<10}  {rule.title}")
+    lines.append("")
+    return lines
 
 
 # ---------------------------------------------------------------------------------------------
