@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import importlib.util
 import json
 import os
 import re
@@ -225,8 +226,9 @@ class LocalServer:
 
     def wait(self) -> tuple[str, int]:
         """Block until the server is ready; restart on a port clash (at most twice)."""
-        from opa_client import OpaClient
+        _import_opa_client()
         from opa_client.errors import ConnectionsError
+        from opa_client.opa import OpaClient
 
         for attempt in range(3):
             process = self._process
@@ -322,8 +324,33 @@ def parse_opa_url(url: str) -> ServerAddress:
     return ServerAddress(parts.hostname, port or (443 if ssl else 80), ssl)
 
 
+def _import_opa_client() -> None:
+    """Make `opa_client.opa` importable without the package's asyncio half.
+
+    `opa_client/__init__.py` also imports the async client and with it aiohttp, a quarter of a
+    second of start-up the check never uses (bench/README.md). The package is registered from its
+    spec without running `__init__`; the first access to a package-level name runs it after all.
+    """
+    if "opa_client" in sys.modules:
+        return
+    spec = importlib.util.find_spec("opa_client")
+    if spec is None or spec.loader is None:
+        raise BurstError("opa-python-client is not installed: run `make setup`")
+    package = importlib.util.module_from_spec(spec)
+    loader = spec.loader
+
+    def initialise(name: str) -> Any:
+        del package.__getattr__
+        loader.exec_module(package)
+        return getattr(package, name)
+
+    package.__getattr__ = initialise  # type: ignore[method-assign]
+    sys.modules["opa_client"] = package
+
+
 def _client(address: ServerAddress, timeout: float, retries: int = 2) -> Any:
-    from opa_client import OpaClient
+    _import_opa_client()
+    from opa_client.opa import OpaClient
 
     token = os.environ.get("BURST_OPA_TOKEN") or None
     return OpaClient(

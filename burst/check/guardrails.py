@@ -14,6 +14,10 @@ GUARDRAILS_DATA_PATH = "burst/guardrails"
 """Where the guardrails are mounted in OPA's data document (`data.burst.guardrails`)."""
 
 
+YAML_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+"""libyaml's safe loader when PyYAML has it (much faster on big files), else the pure-Python one."""
+
+
 def read_yaml(path: Path) -> Any:
     """Read a YAML file; problems become a BurstError naming the file."""
     try:
@@ -25,7 +29,7 @@ def read_yaml(path: Path) -> Any:
     except (OSError, UnicodeDecodeError) as error:
         raise BurstError(f"{path}: cannot read: {error}") from None
     try:
-        return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # noqa: S506
+        return yaml.load(text, Loader=YAML_LOADER)  # noqa: S506 - a safe loader
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         at = f" at line {mark.line + 1}" if mark is not None else ""

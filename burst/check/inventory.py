@@ -13,6 +13,7 @@ from collections.abc import Iterable, Iterator
 import yaml
 
 from burst.check.engine import PolicyModule
+from burst.check.guardrails import YAML_LOADER
 from burst.check.model import DENY, OPA, RuleInfo
 
 _COMMENT = re.compile(r"^\s*#\s?(.*)$")
@@ -30,7 +31,7 @@ def metadata_blocks(text: str) -> Iterator[dict[str, object]]:
                 body.append(match.group(1))
                 index += 1
             try:
-                block = yaml.safe_load("\n".join(body))
+                block = yaml.load("\n".join(body), Loader=YAML_LOADER)  # noqa: S506 - safe
             except yaml.YAMLError:
                 continue  # OPA itself rejects the module; its error is the one to show
             if isinstance(block, dict):

@@ -9,15 +9,16 @@ Rego decides whether a value it needs is unknown.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import orjson
 import yaml
 
+from burst.check.guardrails import YAML_LOADER
 from burst.check.model import Location
 from burst.errors import BurstError
 
@@ -51,11 +52,6 @@ MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
 MAX_PROBLEMS = 20
 
 _REGION_LABEL = "topology.kubernetes.io/region"
-
-try:  # libyaml is much faster on big manifest sets
-    _Loader: Any = yaml.CSafeLoader
-except AttributeError:  # pragma: no cover - PyYAML without libyaml
-    _Loader = yaml.SafeLoader
 
 
 @dataclass
@@ -275,13 +271,13 @@ def read_json(path: Path) -> Any:
     except OSError as error:
         raise BurstError(f"{path}: cannot read: {error.strerror}") from None
     try:
-        return json.loads(data)
-    except json.JSONDecodeError as error:
+        return orjson.loads(data)  # a few times faster than json on 20 MB previews
+    except orjson.JSONDecodeError as error:
+        if "UTF-8" in error.msg:
+            raise BurstError(f"{path}: not UTF-8 text") from None
         raise BurstError(
             f"{path}: invalid JSON at line {error.lineno} column {error.colno}: {error.msg}"
         ) from None
-    except UnicodeDecodeError:
-        raise BurstError(f"{path}: not UTF-8 text") from None
 
 
 def load_preview(path: Path, display: str | None = None) -> PlanInput:
@@ -322,7 +318,7 @@ def manifest_files(path: Path) -> list[Path]:
 
 def _documents(text: str) -> Iterator[tuple[int, Any]]:
     """(1-based start line, object) of every YAML document in `text`."""
-    loader = _Loader(text)
+    loader = YAML_LOADER(text)
     try:
         while loader.check_node():
             node = loader.get_node()

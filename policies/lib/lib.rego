@@ -93,9 +93,10 @@ canonical_type(t) := sprintf("kubernetes:%s:%s", [split(parts[1], "/")[0], parts
 
 raw_types contains r.type if some r in resources
 
-# by_raw_type[t] is the list of resources of type t. The comprehension compares a reference
-# with the rule's key, so OPA indexes it: one pass over the resources for all types.
-by_raw_type[t] := rs if {
+# by_raw_type[t] is the list of resources of type t. A complete rule, built once: as a partial
+# rule every lookup before the whole object exists would scan all resources again. The inner
+# comprehension compares a reference to the outer t, so OPA indexes it (one pass over resources).
+by_raw_type := {t: rs |
 	some t in raw_types
 	rs := [r | some r in resources; r.type == t]
 }

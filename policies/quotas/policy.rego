@@ -119,13 +119,16 @@ _any(xs) if true in xs
 
 _any(xs) := false if not true in xs
 
-# Per-team totals for the teams in guardrails.
+# Per-team totals for the teams in guardrails (each team's contributions gathered once).
 team_totals[team] := {
-	"ClusterQueue": sum([c.amount | some c in contributions; c.team == team; c.kind == "ClusterQueue"]),
-	"NodePool": sum([c.amount | some c in contributions; c.team == team; c.kind == "NodePool"]),
-	"unknown": _any([c.unknown | some c in contributions; c.team == team]),
-	"unbounded": _any([c.unbounded | some c in contributions; c.team == team]),
-} if some team, _ in lib.guardrails.teams
+	"ClusterQueue": sum([c.amount | some c in cs; c.kind == "ClusterQueue"]),
+	"NodePool": sum([c.amount | some c in cs; c.kind == "NodePool"]),
+	"unknown": _any([c.unknown | some c in cs]),
+	"unbounded": _any([c.unbounded | some c in cs]),
+} if {
+	some team, _ in lib.guardrails.teams
+	cs := [c | some c in contributions; c.team == team]
+}
 
 _gpu_state(c, totals, quota) := "yes" if {
 	totals.unbounded
