@@ -2,7 +2,6 @@
 
 Not under `tests/` (the bench is owned separately); the lead may move this file there.
 """
-# ruff: noqa: S101
 
 from __future__ import annotations
 
