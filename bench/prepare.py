@@ -2,7 +2,7 @@
 
 `python -m bench.prepare PLAN GUARDRAILS INPUT_OUT DATA_OUT` reads the preview document the way
 `burst check` does (`normalise.read_json`), normalises it (`normalise_preview`), encodes it as the
-engine's request body would be encoded (`json.dumps({"input": ...})`), writes the input document
+engine's request body is encoded (`orjson.dumps({"input": ...})`), writes the input document
 to INPUT_OUT and the validated guardrails as JSON to DATA_OUT (what the engine hands OPA), and
 prints the seconds of each step and the resource count as JSON. A fresh process keeps the
 timings free of the benchmark's own heap (the generator holds a large one).
@@ -15,6 +15,8 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+
+import orjson
 from typing import Any
 
 
@@ -30,7 +32,7 @@ def prepare(plan: Path, guardrails: Path, input_out: Path, data_out: Path) -> di
     normalised = normalise_preview(document, source=str(plan))
     normalise_s = time.perf_counter() - start
     start = time.perf_counter()
-    body = json.dumps({"input": normalised}).encode()
+    body = orjson.dumps({"input": normalised})
     encode_s = time.perf_counter() - start
     input_out.write_text(json.dumps(normalised))
     data_out.write_text(json.dumps(load_guardrails(guardrails)))
