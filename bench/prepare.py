@@ -15,9 +15,9 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import orjson
-from typing import Any
 
 
 def prepare(plan: Path, guardrails: Path, input_out: Path, data_out: Path) -> dict[str, Any]:
