@@ -41,12 +41,16 @@ class CheckOptions:
         return self.policies if self.policies is not None else self.root / "policies"
 
 
-def load_plan(options: CheckOptions) -> normalise.PlanInput:
-    """Read and normalise the inputs (preview file or offline stack plan, and manifests)."""
+def require_inputs(options: CheckOptions) -> None:
+    """Fail before anything starts when the inputs to check are missing or conflicting."""
     if options.preview is None and options.stack is None and not options.manifests:
         raise BurstError("nothing to check: give --preview FILE, --stack NAME or --manifests DIR")
     if options.preview is not None and options.stack is not None:
         raise BurstError("--preview and --stack are alternatives: give one of them")
+
+
+def load_plan(options: CheckOptions) -> normalise.PlanInput:
+    """Read and normalise the inputs (preview file or offline stack plan, and manifests)."""
     root = options.root
     preview: normalise.PlanInput | None = None
     if options.preview is not None:
@@ -82,6 +86,7 @@ def plan_stack_input(stack: str, root: Path) -> normalise.PlanInput:
 
 def run_check(options: CheckOptions) -> CheckReport:
     """Run the whole check and return the report (BurstError when it cannot be made)."""
+    require_inputs(options)
     policy_dir = options.policy_dir
     guardrails_path = options.guardrails or policy_dir / "data" / "guardrails.yaml"
     guardrails = load_guardrails(guardrails_path)
