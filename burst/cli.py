@@ -66,9 +66,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:
-        # The reader went away (`burst plan --out - | head`): stop quietly, as Unix tools do.
+        # The reader went away (`... | head`): the output is incomplete, so never report success.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 0
+        return 2
     return code
 
 

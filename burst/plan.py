@@ -171,6 +171,9 @@ def summary(registrations: Sequence[Registration]) -> str:
 
 
 def write_document(document: dict[str, Any], out: Path) -> None:
-    """Write the preview document as JSON."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(document, indent=1, sort_keys=False) + "\n")
+    """Write the preview document as JSON; a path that cannot be written is a BurstError."""
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(document, indent=1) + "\n")
+    except OSError as error:
+        raise BurstError(f"{out}: cannot write the preview: {error.strerror}") from None

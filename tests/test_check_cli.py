@@ -259,3 +259,30 @@ def test_check_path_does_not_import_pulumi() -> None:
         "assert 'pulumi' not in sys.modules, sorted(m for m in sys.modules if 'pulumi' in m)\n"
     )
     subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True, timeout=60)
+
+
+def test_empty_preview_is_not_a_pass(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    empty = tmp_path / "plan.json"
+    empty.write_text(json.dumps({"steps": []}))
+    assert_input_error(*burst_check(capsys, "--preview", str(empty)), "hold no resources")
+
+
+def test_manifest_dir_without_objects(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    (tmp_path / "notes.yaml").write_text("# nothing here\n")
+    assert_input_error(
+        *burst_check(capsys, "--manifests", str(tmp_path)), "no Kubernetes objects to check"
+    )
+
+
+def test_closed_pipe_never_reports_success(tmp_path: Path) -> None:
+    """A deny whose report goes to a reader that quits early must not turn into exit 0."""
+    preview = ROOT / "tests" / "fixtures" / "check" / "broken-preview.json"
+    command = (
+        f"set -o pipefail; {sys.executable} -m burst.cli check --skip-checkov"
+        f" --preview {preview} --format json | head -c 10"
+    )
+    result = subprocess.run(
+        ["/bin/bash", "-c", command], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode in (1, 2)
+    assert "Traceback" not in result.stderr

@@ -223,3 +223,12 @@ def test_every_kubernetes_object_of_the_plan_validates(stack: str) -> None:
     assert kinds["NodePool"] >= 2 and kinds["EC2NodeClass"] >= 1 and kinds["ClusterQueue"] >= 2
     for resource in objects:
         assert validate_object(resource.inputs) == [], resource.urn
+
+
+def test_unwritable_out_exits_2(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    result = burst("plan", "--stack", "dev", "--out", str(blocker / "plan.json"), cwd=ROOT)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert "cannot write the preview" in result.stderr

@@ -354,6 +354,7 @@ def normalise_manifests(paths: Iterable[Path], root: Path | None = None) -> Plan
     locations: dict[str, Location] = {}
     errors: list[str] = []
     for given in paths:
+        before = len(resources)
         for path in manifest_files(given):
             name = display_path(path, root)
             try:
@@ -390,6 +391,8 @@ def normalise_manifests(paths: Iterable[Path], root: Path | None = None) -> Plan
                         }
                     )
                     locations[urn] = Location(name, line)
+        if len(resources) == before and not errors:
+            errors.append(f"{display_path(given, root)}: no Kubernetes objects to check")
     if errors:
         extra = len(errors) - MAX_PROBLEMS
         raise BurstError(

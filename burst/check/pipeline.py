@@ -111,6 +111,8 @@ def run_check(options: CheckOptions) -> CheckReport:
     with ThreadPoolExecutor(max_workers=1) as pool:
         with opa:  # the local server compiles the pack while the input is read
             plan = load_plan(options)
+            if not any(r["type"] != "pulumi:pulumi:Stack" for r in plan.resources):
+                raise BurstError("nothing to check: the inputs hold no resources")
             if not options.skip_checkov:
                 checkov_future = pool.submit(
                     run_checkov, plan.resources, options.root, plan.locations, plan.primary, checkov
