@@ -46,6 +46,7 @@ from components.conventions import (
     platform_tags,
     require_name,
     require_non_empty,
+    require_region,
 )
 
 NODEPOOL_API_VERSION = "karpenter.sh/v1"
@@ -60,6 +61,9 @@ GPU_RESOURCE = "nvidia.com/gpu"
 CAPACITY_TIER_LABEL = "burst.io/capacity-tier"
 """Node label naming the rung of the fallback ladder a node came from (`spot` or `on-demand`)."""
 
+
+REGION_LABEL = "topology.kubernetes.io/region"
+"""Well-known label naming the region of the objects (set when `region` is given)."""
 
 ROOT_DEVICE_NAME = "/dev/xvda"
 """Root device of AL2023 AMIs."""
@@ -256,9 +260,15 @@ class GpuCapacityArgs:
     """Extra EC2 tags on instances and volumes (EC2NodeClass `spec.tags`); may not override the
     platform tags nor use keys Karpenter reserves."""
 
+    region: str | None = None
+    """Region of the cluster, put on the objects as the `topology.kubernetes.io/region` label so
+    that a policy check can tell which region's interruption path serves the pools."""
+
     def __post_init__(self) -> None:
         require_name("cluster_name", self.cluster_name, max_length=100)
         require_name("environment", self.environment)
+        if self.region is not None:
+            require_region("region", self.region)
         _require_plain_non_empty("node_role_name", self.node_role_name, max_length=64)
         _require_tag_value("discovery_tag_value", self.discovery_tag_value)
         if isinstance(self.root_volume_kms_key_arn, str) and not _KMS_ARN.match(
@@ -552,7 +562,10 @@ def _budget(budget: DisruptionBudget) -> dict[str, Any]:
 
 
 def _object_labels(args: GpuCapacityArgs) -> dict[str, str]:
-    return {PLATFORM_TAG: PLATFORM_NAME, ENVIRONMENT_TAG: args.environment}
+    labels = {PLATFORM_TAG: PLATFORM_NAME, ENVIRONMENT_TAG: args.environment}
+    if args.region is not None:
+        labels[REGION_LABEL] = args.region
+    return labels
 
 
 def _check_requirements(requirements: list[dict[str, Any]]) -> None:

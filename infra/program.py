@@ -118,6 +118,7 @@ def build_region(
             min_instance_types=config.min_instance_types,
             spot_gpu_limit=config.spot_gpu_limit(),
             on_demand_gpu_limit=config.on_demand_gpu_limit,
+            region=region,
         ),
         opts=in_cluster,
     )

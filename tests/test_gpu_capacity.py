@@ -487,3 +487,19 @@ def test_any_valid_args_give_objects_the_crds_accept(args: GpuCapacityArgs) -> N
         "spec": node_class_spec(args),
     }
     assert validate_object(node_class) == []
+
+
+def test_region_label_on_every_object_when_given() -> None:
+    def objects(args: GpuCapacityArgs) -> list[dict[str, Any]]:
+        kinds = by_kind(deploy(args)[0])
+        return [*kinds["NodePool"], *kinds["EC2NodeClass"]]
+
+    labelled = objects(make_args(region="eu-west-1"))
+    assert len(labelled) == 3
+    for obj in labelled:
+        assert obj["metadata"]["labels"]["topology.kubernetes.io/region"] == "eu-west-1"
+    for obj in objects(make_args()):
+        assert "topology.kubernetes.io/region" not in obj["metadata"]["labels"]
+    with pytest.raises(ComponentArgsError) as error:
+        make_args(region="europe")
+    assert error.value.field == "region"

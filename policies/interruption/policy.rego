@@ -50,8 +50,27 @@ _pattern_index(rule) := i if {
 	object.get(parsed.value, "detail-type", null) == p["detail-type"]
 }
 
-_rule_entries := [[name, _region_or_blank(rule), i] |
+# Rules that can deliver: enabled and on the default event bus (AWS events reach no other bus).
+active_rules := [rule |
 	some rule in event_rules
+	object.get(lib.inputs(rule), "state", "ENABLED") != "DISABLED"
+	object.get(lib.inputs(rule), "isEnabled", true) != false
+	_default_bus(object.get(lib.inputs(rule), "eventBusName", null))
+]
+
+_default_bus(null)
+
+_default_bus("")
+
+_default_bus("default")
+
+_default_bus(bus) if {
+	is_string(bus)
+	endswith(bus, ":event-bus/default")
+}
+
+_rule_entries := [[name, _region_or_blank(rule), i] |
+	some rule in active_rules
 	name := lib.inputs(rule).name
 	_known_string(name)
 	i := _pattern_index(rule)
@@ -117,7 +136,14 @@ covered_by_region := {region: indexes |
 	indexes := {i | some e in _covered_entries; e[1] == region; i := e[2]}
 }
 
-# Regions ("" = any) with a queue, rule or target whose relevant values are unknown.
+# [region, pattern index] that a target with an unknown queue ARN may deliver (its rule is known).
+maybe_covered contains [_region_or_blank(t), i] if {
+	some t in event_targets
+	lib.is_unknown(object.get(lib.inputs(t), "arn", null))
+	some [_, i] in object.get(rule_index, lib.inputs(t).rule, set())
+}
+
+# Regions ("" = any) with a queue, rule or target whose unknown values may complete any pattern.
 unknown_regions contains _region_or_blank(q) if {
 	some q in queues
 	not _known_string(object.get(lib.inputs(q), "name", null))
@@ -130,24 +156,44 @@ unknown_regions contains _region_or_blank(rule) if {
 
 unknown_regions contains _region_or_blank(t) if {
 	some t in event_targets
-	some v in [object.get(lib.inputs(t), "rule", null), object.get(lib.inputs(t), "arn", null)]
-	lib.is_unknown(v)
+	lib.is_unknown(object.get(lib.inputs(t), "rule", null))
 }
 
 _rule_unknown(rule) if lib.is_unknown(object.get(lib.inputs(rule), "name", null))
 
 _rule_unknown(rule) if not lib.parse_json(object.get(lib.inputs(rule), "eventPattern", null)).ok
 
-# "no" if the NodePool's region has a complete path ("" region: a path anywhere in the stack).
+# Known regions of the interruption queues in the stack.
+_queue_region_set := {r | some regions in queue_regions; some r in regions; r != ""}
+
+# "no" if the NodePool's region has a complete path. A NodePool of unknown region ("") passes
+# when the stack's only queue region is complete, and is unknown when there are several.
 _path_missing(region) := "no" if {
 	region in complete_regions
 } else := "no" if {
 	region == ""
 	count(complete_regions) > 0
+	count(_queue_region_set) <= 1
+} else := "unknown" if {
+	region == ""
+	count(complete_regions) > 0
 } else := "unknown" if {
 	some u in unknown_regions
 	_same_region(u, region)
+} else := "unknown" if {
+	every i, _ in patterns {
+		_maybe(region, i)
+	}
 } else := "yes"
+
+# Pattern i is delivered in region, or may be by a target whose queue ARN is not known yet.
+_maybe(region, i) if i in _covered_in(region)
+
+_maybe(region, i) if {
+	some pair in maybe_covered
+	pair[1] == i
+	_same_region(pair[0], region)
+}
 
 _missing_patterns(region) := [p["detail-type"][0] |
 	some i, p in patterns

@@ -176,3 +176,51 @@ test_unknown_parts_anywhere_for_pool_without_region if {
 	fs := findings(array.concat([spot_pool("gpu", null)], resources))
 	t.severities(fs, "interruption.missing_path") == {"unknown"}
 }
+
+test_unknown_arns_do_not_hide_a_missing_rule if {
+	resources := [r |
+		some r0 in path("eu-west-1", "karpenter")
+		not endswith(r0.name, "-rule-4")
+		r := _unknown_arn(r0)
+	]
+	fs := findings(array.concat([spot_pool("gpu", "eu-west-1")], resources))
+	t.severities(fs, "interruption.missing_path") == {"deny"}
+}
+
+test_unknown_arns_with_all_rules_are_unknown if {
+	resources := [_unknown_arn(r) | some r in path("eu-west-1", "karpenter")]
+	fs := findings(array.concat([spot_pool("gpu", "eu-west-1")], resources))
+	t.severities(fs, "interruption.missing_path") == {"unknown"}
+}
+
+_unknown_arn(r) := object.union(r, {"inputs": {"arn": t.unknown}}) if {
+	r.type == "aws:cloudwatch/eventTarget:EventTarget"
+} else := r
+
+test_disabled_or_custom_bus_rules_do_not_count if {
+	every change in [{"state": "DISABLED"}, {"isEnabled": false}, {"eventBusName": "custom"}] {
+		t.severities(_with_rules_changed(change), "interruption.missing_path") == {"deny"}
+	}
+}
+
+_with_rules_changed(change) := findings(array.concat(
+	[spot_pool("gpu", "eu-west-1")],
+	[_rule_with(r, change) | some r in path("eu-west-1", "karpenter")],
+))
+
+test_default_bus_by_arn_counts if {
+	change := {"eventBusName": "arn:aws:events:eu-west-1:123456789012:event-bus/default"}
+	resources := [_rule_with(r, change) | some r in path("eu-west-1", "karpenter")]
+	count(findings(array.concat([spot_pool("gpu", "eu-west-1")], resources))) == 0
+}
+
+_rule_with(r, change) := object.union(r, {"inputs": change}) if {
+	r.type == "aws:cloudwatch/eventRule:EventRule"
+} else := r
+
+test_pool_without_region_in_a_multi_region_stack_is_unknown if {
+	resources := array.concat(path("us-east-1", "karpenter"), path("eu-west-1", "karpenter-eu"))
+	incomplete := [r | some r in resources; not r.name == "karpenter-eu-rule-0"]
+	fs := findings(array.concat([spot_pool("gpu", null)], incomplete))
+	t.severities(fs, "interruption.missing_path") == {"unknown"}
+}
