@@ -281,6 +281,8 @@ pod_templates(r) := [{"spec": object.get(tpl, "spec", {}), "metas": [inputs(r), 
 
 # "yes" if a pod spec tolerates the spot taint (key match, or operator Exists without a key).
 tolerates_spot(spec) := "unknown" if {
+	not is_object(spec)
+} else := "unknown" if {
 	is_unknown(object.get(spec, "tolerations", []))
 } else := "yes" if {
 	some tol in object.get(spec, "tolerations", [])
@@ -298,7 +300,9 @@ tolerates_spot_toleration(tol) if {
 }
 
 # "yes" if a pod spec selects spot nodes (nodeSelector or required node affinity).
-selects_spot(spec) := "yes" if {
+selects_spot(spec) := "unknown" if {
+	not is_object(spec)
+} else := "yes" if {
 	object.get(spec, ["nodeSelector", capacity_type_key], "") == "spot"
 } else := "yes" if {
 	some term in object.get(spec, ["affinity", "nodeAffinity", "requiredDuringSchedulingIgnoredDuringExecution", "nodeSelectorTerms"], [])

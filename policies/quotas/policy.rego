@@ -306,13 +306,17 @@ _budget_limit_state(amount, unit, cap) := "unknown" if {
 	lib.is_unknown(unit)
 } else := "yes" if {
 	to_number(amount) * _monthly_factor[unit] > cap
-} else := "no"
+} else := "no" if {
+	_monthly_factor[unit]
+	to_number(amount)
+} else := "unknown"
 
 # METADATA
 # title: Budget above the team's monthly budget
 # description: >-
 #   A COST budget scoped to known teams has a limit above the sum of their monthly_budget_usd.
-#   Limits are converted to a month: QUARTERLY / 3, ANNUALLY / 12, DAILY * 30. Budgets without
+#   Limits are converted to a month: QUARTERLY / 3, ANNUALLY / 12, DAILY * 30; another time unit
+#   or a limit that is not a number cannot be compared and is reported as unknown. Budgets without
 #   a limitAmount (auto-adjusting or planned limits) or in another currency are not checked.
 # custom:
 #   id: quotas.budget_over_limit

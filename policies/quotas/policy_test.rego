@@ -239,6 +239,12 @@ test_team_without_budget_skipped_for_manifests if {
 
 # quotas.budget_over_limit
 
+test_budget_with_unknown_unit_or_bad_amount_is_unknown if {
+	every b in [budget("b", "quant", "999999", "CUSTOM"), budget("b", "quant", "9e9x", "MONTHLY")] {
+		t.severities(findings([b]), "quotas.budget_over_limit") == {"unknown"}
+	}
+}
+
 test_budget_over_limit_denied if {
 	fs := findings([budget("quant", "quant", "25000", "MONTHLY")])
 	t.severities(fs, "quotas.budget_over_limit") == {"deny"}

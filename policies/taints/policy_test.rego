@@ -347,3 +347,12 @@ test_spot_unknown_requirement_key if {
 	fs := findings([pool([{"key": t.unknown, "operator": "In", "values": ["on-demand"]}], [])])
 	t.severities(fs, "taints.spot_without_taint") == {"unknown"}
 }
+
+test_unknown_pod_spec_is_unknown if {
+	pod := t.res("kubernetes:core/v1:Pod", "p", {
+		"metadata": {"name": "p", "labels": {"kueue.x-k8s.io/queue-name": "default"}},
+		"spec": t.unknown,
+	})
+	fs := taints.findings with input as t.manifests([pod])
+	"unknown" in t.severities(fs, "taints.spot_workload_not_interruption_ready")
+}
