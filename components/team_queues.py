@@ -21,11 +21,13 @@ taints matched by the flavor's own tolerations are ignored during admission):
 
 * Both flavors list the taints their NodePool puts on its nodes in `nodeTaints`, so the flavor
   describes the nodes truthfully (and policy can check that a spot flavor carries the spot taint).
-* By default (`spot_opt_in=False`) the spot flavor also *tolerates* the spot taint and
-  `nvidia.com/gpu`: every GPU workload is placed on spot automatically when spot quota allows, and
-  spills to on-demand otherwise. This is the cost-first profile for checkpointing jobs.
-* With `spot_opt_in=True` the spot flavor only tolerates `nvidia.com/gpu`: a workload is admitted
-  on spot only if its own pod template tolerates the spot taint; all others get on-demand quota.
+* By default (`spot_opt_in=True`) the spot flavor only tolerates `nvidia.com/gpu`: a workload is
+  admitted on spot only if its own pod template tolerates the spot taint, which is where the
+  policy check looks for checkpointing, a grace period and a queue; all others get on-demand
+  quota. Only interruption-tolerant work lands on spot, and it says so.
+* With `spot_opt_in=False` the spot flavor also *tolerates* the spot taint: Kueue injects the
+  toleration, so every GPU workload goes to spot first (the cost-first profile, for clusters where
+  every job checkpoints).
 
 Preemption is *classic* (not fair sharing), because only classic mode honours
 `borrowWithinCohort` and it needs no change to Kueue's controller configuration: within a queue
@@ -222,9 +224,9 @@ class TeamQueuesArgs:
     cohort: str = "burst-gpu"
     """Cohort all team ClusterQueues share, so idle quota can be borrowed."""
 
-    spot_opt_in: bool = False
-    """False: Kueue injects the spot toleration, so GPU work goes to spot first automatically.
-    True: only workloads that tolerate the spot taint themselves are admitted on spot."""
+    spot_opt_in: bool = True
+    """True: only workloads that tolerate the spot taint themselves are admitted on spot.
+    False: Kueue injects the spot toleration, so all GPU work goes to spot first."""
 
     install_kueue: bool = True
     """Install Kueue with its pinned Helm chart; False when Kueue is installed elsewhere."""

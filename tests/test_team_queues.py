@@ -170,12 +170,17 @@ def test_flavors_map_quota_onto_the_node_pools(deployed: Deployment) -> None:
         {"key": "spot", "value": "true", "effect": "NoSchedule"},
         gpu_taint,
     ]
-    assert spot["spec"]["tolerations"] == [
-        {"key": "spot", "operator": "Exists", "effect": "NoSchedule"},
-        gpu_toleration,
-    ]
+    assert spot["spec"]["tolerations"] == [gpu_toleration]
     assert on_demand["spec"]["nodeTaints"] == [gpu_taint]
     assert on_demand["spec"]["tolerations"] == [gpu_toleration]
+
+
+def test_without_opt_in_kueue_injects_the_spot_toleration() -> None:
+    spot = resource_flavor_specs(make_args(spot_opt_in=False))["gpu-spot"]
+    assert spot["tolerations"] == [
+        {"key": "spot", "operator": "Exists", "effect": "NoSchedule"},
+        {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"},
+    ]
 
 
 def test_spot_opt_in_leaves_the_spot_toleration_to_the_workload() -> None:
