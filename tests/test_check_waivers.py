@@ -176,3 +176,17 @@ def test_bad_yaml(tmp_path: Path) -> None:
 def test_repository_waivers_file_is_valid() -> None:
     path = Path(__file__).resolve().parents[1] / "policies" / "waivers.yaml"
     assert isinstance(load_waivers(path), list)
+
+
+@pytest.mark.parametrize("pattern", ["*", "**", "?*", " * "])
+def test_waiver_for_every_resource_is_invalid(pattern: str) -> None:
+    entry = {
+        "rule": "quotas.team_without_budget",
+        "resource": pattern,
+        "reason": "later",
+        "owner": "finops@example.com",
+        "expires": "2027-01-01",
+    }
+    with pytest.raises(BurstError) as error:
+        parse_waivers([entry], "policies/waivers.yaml")
+    assert any("waives every resource" in line for line in error.value.problems)

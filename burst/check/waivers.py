@@ -80,6 +80,13 @@ def parse_waivers(data: object, source: str) -> list[Waiver]:
             elif not isinstance(value, str) or not value.strip():
                 problems.append(f"{where}.{key}: must be a non-empty string")
                 ok = False
+        resource = entry.get("resource")
+        if isinstance(resource, str) and resource.strip() and not resource.strip("*?[]! "):
+            problems.append(
+                f"{where}.resource: {resource!r} waives every resource: name the URN or a"
+                " narrower glob"
+            )
+            ok = False
         expires = _expiry(entry.get("expires"))
         if entry.get("expires") is None:
             problems.append(f"{where}.expires: missing (every waiver needs an expiry date)")
