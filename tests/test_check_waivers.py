@@ -91,7 +91,7 @@ def test_parse_valid_file(tmp_path: Path) -> None:
         "  owner: data@example.com\n"
         "  expires: 2027-03-31\n"  # unquoted: YAML reads a date
         "- rule: network.internet_egress\n"
-        "  resource: '*'\n"
+        "  resource: 'urn:pulumi:prod::burst-platform::*NatGateway::*'\n"
         "  reason: NAT until endpoints land\n"
         "  owner: net@example.com\n"
         "  expires: '2026-12-01'\n"
