@@ -236,6 +236,10 @@ class TeamQueuesArgs:
     `<account>.dkr.ecr.<region>.amazonaws.com/registry-k8s-io`) for nodes without internet
     egress; None = registry.k8s.io."""
 
+    system_node_selector: Mapping[str, str] | None = None
+    """Node labels of the system nodes the Kueue controller runs on (it also tolerates their
+    `CriticalAddonsOnly` taint); None: any node."""
+
     default_cpu_request: str = "500m"
     """CPU request the LimitRange gives containers that set none."""
 
@@ -332,7 +336,7 @@ class TeamQueues(pulumi.ComponentResource):
                     version=KUEUE_VERSION,
                     namespace=KUEUE_NAMESPACE,
                     create_namespace=True,
-                    values=kueue_values(args.image_registry),
+                    values=kueue_values(args.image_registry, args.system_node_selector),
                     opts=pulumi.ResourceOptions(parent=self),
                 )
             )
@@ -464,12 +468,21 @@ class _TopLevelCustomResource(pulumi.CustomResource):
         super().__init__(f"kubernetes:{api_version}:{kind}", resource_name, props, opts)
 
 
-def kueue_values(image_registry: str | None) -> dict[str, Any]:
-    """Helm values of the Kueue chart: the pinned controller image, from a mirror if given."""
+def kueue_values(
+    image_registry: str | None, system_node_selector: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    """Helm values of the Kueue chart: the pinned controller image (from a mirror if given), on
+    the system nodes, whose `CriticalAddonsOnly` taint it tolerates."""
     image: dict[str, Any] = {"tag": f"v{KUEUE_VERSION}", "pullPolicy": "IfNotPresent"}
     if image_registry is not None:
         image["repository"] = f"{image_registry}/kueue/kueue"
-    return {"controllerManager": {"manager": {"image": image}}}
+    return {
+        "controllerManager": {
+            "manager": {"image": image},
+            "nodeSelector": dict(system_node_selector or {}),
+            "tolerations": [{"key": "CriticalAddonsOnly", "operator": "Exists"}],
+        }
+    }
 
 
 def resource_flavor_specs(args: TeamQueuesArgs) -> dict[str, dict[str, Any]]:

@@ -140,6 +140,7 @@ def build_region(
             spot_taint_key=capacity.spot_taint_key,
             spot_pool_gpu_limit=config.spot_gpu_limit(),
             on_demand_pool_gpu_limit=config.on_demand_gpu_limit,
+            system_node_selector=cluster.system_node_selector,
         ),
         opts=in_cluster,
     )

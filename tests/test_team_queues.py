@@ -18,6 +18,7 @@ from components.team_queues import (
     TeamQueuesArgs,
     TeamQuota,
     cluster_queue_spec,
+    kueue_values,
     resource_flavor_specs,
     resource_quota_hard,
 )
@@ -499,3 +500,10 @@ def test_any_valid_quota_gives_queues_kueue_accepts(team_list: list[TeamQuota]) 
             "spec": spec,
         }
         assert validate_object(obj) == []
+
+
+def test_kueue_runs_on_the_system_nodes() -> None:
+    values = kueue_values(None, {"burst.io/node-role": "system"})["controllerManager"]
+    assert values["nodeSelector"] == {"burst.io/node-role": "system"}
+    assert {"key": "CriticalAddonsOnly", "operator": "Exists"} in values["tolerations"]
+    assert kueue_values(None)["controllerManager"]["nodeSelector"] == {}
