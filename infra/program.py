@@ -22,6 +22,7 @@ from components.gpu_capacity import GpuCapacity, GpuCapacityArgs
 from components.interruption import InterruptionQueue, InterruptionQueueArgs
 from components.karpenter import KarpenterController, KarpenterControllerArgs
 from components.network import OnPremLink, PrivateNetwork, PrivateNetworkArgs
+from components.registry import ImageMirror, ImageMirrorArgs
 from components.team_queues import TeamQueues, TeamQueuesArgs, TeamQuota
 from components.workload_identity import WorkloadIdentity, WorkloadIdentityArgs
 from infra.config import StackConfig
@@ -80,6 +81,13 @@ def build_region(
         ),
         opts=aws_only,
     )
+    mirror = ImageMirror(
+        f"images-{region}",
+        ImageMirrorArgs(
+            region=region, account_id=config.account_id, node_role_name=cluster.node_role_name
+        ),
+        opts=aws_only,
+    )
     interruption = InterruptionQueue(
         f"interruption-{region}",
         InterruptionQueueArgs(cluster_name=config.cluster_name, region=region, environment=env),
@@ -102,6 +110,7 @@ def build_region(
             volume_kms_key_arn=cluster.volume_kms_key_arn,
             permissions_boundary_arn=cluster.permissions_boundary_arn,
             system_node_selector=cluster.system_node_selector,
+            image_registry=mirror.mirror_of("public.ecr.aws"),
         ),
         opts=both,
     )
@@ -141,6 +150,7 @@ def build_region(
             spot_pool_gpu_limit=config.spot_gpu_limit(),
             on_demand_pool_gpu_limit=config.on_demand_gpu_limit,
             system_node_selector=cluster.system_node_selector,
+            image_registry=mirror.mirror_of("registry.k8s.io"),
         ),
         opts=in_cluster,
     )

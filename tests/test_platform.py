@@ -232,3 +232,18 @@ def test_unwritable_out_exits_2(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     assert "cannot write the preview" in result.stderr
+
+
+def test_controller_images_come_from_the_private_mirror() -> None:
+    releases = [r for r in custom_resources("prod") if r.type == "kubernetes:helm.sh/v3:Release"]
+    images = {
+        r.inputs["name"]: (
+            r.inputs["values"]["controller"]["image"]["repository"]
+            if r.inputs["name"] == "karpenter"
+            else r.inputs["values"]["controllerManager"]["manager"]["image"]["repository"]
+        )
+        for r in releases
+    }
+    assert len(releases) == 4
+    for image in images.values():
+        assert image.startswith("111122223333.dkr.ecr.")
