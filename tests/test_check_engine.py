@@ -152,7 +152,8 @@ def test_everything_waived_passes(capsys: pytest.CaptureFixture[str], tmp_path: 
     waivers = tmp_path / "waivers.yaml"
     waivers.write_text(
         "\n".join(
-            f"- {{rule: {rule}, resource: '*', reason: test, owner: me, expires: 2099-01-01}}"
+            f"- {{rule: {rule}, resource: 'urn:pulumi:*', reason: test, owner: me,"
+            " expires: 2099-01-01}"
             for rule in sorted(BROKEN_DENIES)
         )
     )
