@@ -9,7 +9,6 @@ platform role carries.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -20,6 +19,7 @@ import pulumi_kubernetes as k8s
 
 from components.conventions import (
     DISCOVERY_TAG,
+    ROLE_ARN_PATTERN,
     ComponentArgsError,
     bounded_name,
     platform_tags,
@@ -38,8 +38,6 @@ NODE_MANAGED_POLICIES = (
 )
 SYSTEM_NODE_LABELS = {"burst.io/node-role": "system"}
 """Labels of the system node group a created cluster runs its controllers on."""
-
-_ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$")
 
 
 @dataclass(frozen=True)
@@ -115,7 +113,7 @@ class BurstClusterArgs:
         require_account_id("account_id", self.account_id)
         require_name("discovery_tag_value", self.discovery_tag_value)
         for i, arn in enumerate(self.admin_role_arns):
-            if not _ROLE_ARN.fullmatch(arn):
+            if not ROLE_ARN_PATTERN.fullmatch(arn):
                 raise ComponentArgsError(f"admin_role_arns[{i}]", f"{arn!r} is not an IAM role ARN")
         if self.mode == "create":
             if self.node_security_group_id is None:
@@ -296,13 +294,8 @@ class BurstCluster(pulumi.ComponentResource):
         )
         self.permissions_boundary_arn = boundary.arn
 
-        volume_key = aws.kms.Key(
-            f"{name}-volumes",
-            description=f"Root volumes of burst nodes in {args.cluster_name}",
-            enable_key_rotation=True,
-            deletion_window_in_days=30,
-            tags=tags,
-            opts=child,
+        volume_key = self._rotating_key(
+            f"{name}-volumes", f"Root volumes of burst nodes in {args.cluster_name}", tags
         )
         aws.kms.Alias(
             f"{name}-volumes",
@@ -387,6 +380,16 @@ class BurstCluster(pulumi.ComponentResource):
             }
         )
 
+    def _rotating_key(self, name: str, description: str, tags: dict[str, str]) -> aws.kms.Key:
+        return aws.kms.Key(
+            name,
+            description=description,
+            enable_key_rotation=True,
+            deletion_window_in_days=30,
+            tags=tags,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+
     def _create_cluster(
         self,
         name: str,
@@ -396,13 +399,8 @@ class BurstCluster(pulumi.ComponentResource):
         tags: dict[str, str],
     ) -> aws.eks.Cluster:
         child = pulumi.ResourceOptions(parent=self)
-        secrets_key = aws.kms.Key(
-            f"{name}-secrets",
-            description=f"Kubernetes secrets of {args.cluster_name}",
-            enable_key_rotation=True,
-            deletion_window_in_days=30,
-            tags=tags,
-            opts=child,
+        secrets_key = self._rotating_key(
+            f"{name}-secrets", f"Kubernetes secrets of {args.cluster_name}", tags
         )
         cluster_role = aws.iam.Role(
             f"{name}-cluster",

@@ -19,6 +19,7 @@ from typing import Any
 import yaml
 
 from burst.errors import BurstError
+from components.conventions import ACCOUNT_ID_PATTERN, REGION_PATTERN, ROLE_ARN_PATTERN
 
 PROJECT = "burst-platform"
 """Pulumi project name; stack config keys are `burst-platform:<key>`."""
@@ -27,11 +28,8 @@ DEFAULT_ALLOWED_REGIONS = ("us-east-1", "us-west-2", "eu-west-1", "eu-central-1"
 DEFAULT_GPU_FAMILIES = ("g5", "g6", "g6e", "p4d", "p5")
 ANY_REGION = "*"
 
-_REGION = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
 _DNS_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$")
-_ACCOUNT = re.compile(r"^\d{12}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-_ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$")
 _FAMILY = re.compile(r"^[a-z][a-z0-9-]*$")
 _TGW = re.compile(r"^tgw-[0-9a-f]{8,17}$")
 
@@ -263,7 +261,7 @@ def parse_stack_config(raw: Mapping[str, Any]) -> StackConfig:
         raw.get("environment"), "environment", pattern=_DNS_LABEL, what="a DNS label"
     )
     account_id = read.string(
-        raw.get("accountId"), "accountId", pattern=_ACCOUNT, what="a 12-digit account ID"
+        raw.get("accountId"), "accountId", pattern=ACCOUNT_ID_PATTERN, what="a 12-digit account ID"
     )
 
     allowed = _regions(
@@ -295,7 +293,9 @@ def parse_stack_config(raw: Mapping[str, Any]) -> StackConfig:
         what="a DNS label",
     )
     admin_roles = tuple(
-        read.string(arn, f"cluster.adminRoleArns[{i}]", pattern=_ROLE_ARN, what="an IAM role ARN")
+        read.string(
+            arn, f"cluster.adminRoleArns[{i}]", pattern=ROLE_ARN_PATTERN, what="an IAM role ARN"
+        )
         for i, arn in enumerate(
             read.sequence(cluster.get("adminRoleArns"), "cluster.adminRoleArns")
         )
@@ -408,7 +408,7 @@ def _regions(read: _Reader, value: Any, path: str, default: list[str] | None) ->
     if value is not None and isinstance(value, list) and not value:
         read.problems.add(path, "must list at least one region")
     regions = [
-        read.string(r, f"{path}[{i}]", pattern=_REGION, what="an AWS region")
+        read.string(r, f"{path}[{i}]", pattern=REGION_PATTERN, what="an AWS region")
         for i, r in enumerate(items)
     ]
     seen: set[str] = set()
@@ -484,7 +484,7 @@ def _data_classes(
                 class_regions.append(region)
                 continue
             region = read.string(
-                region, f"{path}.regions[{i}]", pattern=_REGION, what="an AWS region or '*'"
+                region, f"{path}.regions[{i}]", pattern=REGION_PATTERN, what="an AWS region or '*'"
             )
             if allowed and region and region not in allowed:
                 read.problems.add(f"{path}.regions[{i}]", f"{region} is outside allowedRegions")
