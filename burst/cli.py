@@ -1,4 +1,4 @@
-"""The `burst` command: `burst plan` (offline plan) and `burst check` (policy check).
+"""The `burst` command: `plan` (offline plan), `check` (policy check), `normalise` (policy input).
 
 Every problem with the input ends as one line per problem on stderr and exit code 2; no traceback
 reaches the user.
@@ -19,7 +19,7 @@ from burst.errors import BurstError
 def _plan(args: argparse.Namespace) -> int:
     from burst.plan import plan_registrations, summary, write_document
 
-    registrations, document = plan_registrations(args.stack, Path(args.root))
+    registrations, document = plan_registrations(args.stack, Path(args.root), args.first_deploy)
     report = summary(registrations)
     if args.out == "-":
         sys.stdout.write(json.dumps(document, indent=1) + "\n")
@@ -32,10 +32,33 @@ def _plan(args: argparse.Namespace) -> int:
     return 0
 
 
+def _normalise(args: argparse.Namespace) -> int:
+    from burst.check.pipeline import CheckOptions, load_plan, require_inputs
+
+    options = CheckOptions(
+        preview=args.preview, stack=args.stack, manifests=list(args.manifests), root=args.root
+    )
+    require_inputs(options)
+    text = json.dumps(load_plan(options).document, indent=1) + "\n"
+    if args.out in (None, "-"):
+        sys.stdout.write(text)
+        return 0
+    out = Path(args.out)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text, encoding="utf-8")
+    except OSError as error:
+        raise BurstError(f"{out}: cannot write the input: {error.strerror}") from None
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of `burst` with its subcommands."""
     parser = argparse.ArgumentParser(
         prog="burst", description="Burst platform: offline plans and policy checks."
+    )
+    parser.add_argument(
+        "--debug", action="store_true", help="show the traceback of an internal error"
     )
     commands = parser.add_subparsers(dest="command", required=True)
     plan = commands.add_parser(
@@ -44,7 +67,25 @@ def build_parser() -> argparse.ArgumentParser:
     plan.add_argument("--stack", required=True, help="stack name (reads Pulumi.<stack>.yaml)")
     plan.add_argument("--out", help="write the preview JSON here ('-' for stdout)")
     plan.add_argument("--root", default=".", help="project directory (default: current)")
+    plan.add_argument(
+        "--first-deploy",
+        action="store_true",
+        help="plan a stack that does not exist yet: IDs and computed outputs are unknown",
+    )
     plan.set_defaults(handler=_plan)
+
+    normalise = commands.add_parser(
+        "normalise",
+        help="write the policy input `burst check` evaluates (for `opa eval` and conftest)",
+    )
+    normalise.add_argument("--preview", type=Path, metavar="FILE", help="`pulumi preview --json`")
+    normalise.add_argument("--stack", metavar="NAME", help="plan stack NAME offline first")
+    normalise.add_argument(
+        "--manifests", type=Path, action="append", default=[], metavar="DIR", help="repeatable"
+    )
+    normalise.add_argument("--out", help="write the input here (default: stdout)")
+    normalise.add_argument("--root", type=Path, default=Path("."), help="repository root")
+    normalise.set_defaults(handler=_normalise)
 
     from burst.check.cli import register, run
 
@@ -65,6 +106,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except Exception as error:  # the exit-code promise: never a traceback, never 0 or 1
+        if args.debug:
+            raise
+        detail = " ".join(str(error).split())[:300]
+        print(
+            f"burst {args.command}: internal error: {type(error).__name__}: {detail} "
+            "(rerun with --debug for the traceback)",
+            file=sys.stderr,
+        )
+        return 2
     except BrokenPipeError:
         # The reader went away (`... | head`): the output is incomplete, so never report success.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

@@ -50,6 +50,13 @@ class Registration:
     id: str = ""
     providers: dict[str, str] = field(default_factory=dict)
     """Provider references a component was given, by package (empty for custom resources)."""
+    dependencies: list[str] = field(default_factory=list)
+    """URNs the resource depends on, as the SDK sends them to the engine."""
+    property_dependencies: dict[str, list[str]] = field(default_factory=dict)
+    """For each input key, the URNs its value was computed from."""
+    source_file: str = ""
+    """Absolute path of the program file that registered the resource ("" if not sent)."""
+    source_line: int = 0
 
 
 def _digest(*parts: str, length: int = 17) -> str:
@@ -67,16 +74,33 @@ class DeterministicMocks(pulumi_mocks.Mocks):
     ARNs in the resource's region, and the computed attributes of EKS clusters, queues and buckets.
     """
 
-    def __init__(self, account_id: str, default_region: str) -> None:
+    def __init__(self, account_id: str, default_region: str, first_deploy: bool = False) -> None:
         self.account_id = account_id
         self.default_region = default_region
+        self.first_deploy = first_deploy
+        """Resources do not exist yet: IDs and computed outputs are unknown, as in the first
+        `pulumi preview` of a new stack."""
         self.region_of_provider: dict[str, str] = {}
 
     def _region(self, provider: str | None) -> str:
-        return self.region_of_provider.get(provider or "", self.default_region)
+        """Region of a provider reference `URN::ID` (looked up by URN: the ID may be unknown)."""
+        reference = provider or ""
+        urn = reference.rsplit("::", 1)[0] if reference.count("::") > 3 else reference
+        return self.region_of_provider.get(urn, self.default_region)
 
     def new_resource(self, args: pulumi_mocks.MockResourceArgs) -> tuple[str, dict[str, Any]]:
-        """Return a deterministic ID and output state for a new resource."""
+        """Return a deterministic ID and output state for a new resource.
+
+        On a first deploy the ID is empty (the SDK then treats it as unknown) and every output
+        that is not an input is the unknown sentinel.
+        """
+        resource_id, state = self._existing_resource(args)
+        if not self.first_deploy:
+            return resource_id, state
+        inputs = args.inputs
+        return "", {k: v if inputs.get(k) == v else rpc.UNKNOWN for k, v in state.items()}
+
+    def _existing_resource(self, args: pulumi_mocks.MockResourceArgs) -> tuple[str, dict[str, Any]]:
         typ, name, inputs = args.typ, args.name, dict(args.inputs)
         if typ.startswith("pulumi:providers:"):
             return f"{_digest(typ, name, length=8)}-provider", inputs
@@ -165,8 +189,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         inputs = rpc.deserialize_properties(request.object) if request.object else {}
         inputs = _plain(inputs)
         if request.type.startswith("pulumi:providers:"):
-            reference = f"{response.urn}::{response.id}"
-            self.deterministic.region_of_provider[reference] = str(inputs.get("region", ""))
+            self.deterministic.region_of_provider[response.urn] = str(inputs.get("region", ""))
         self.registrations.append(
             Registration(
                 urn=response.urn,
@@ -178,13 +201,32 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                 inputs=inputs,
                 id=response.id if request.custom else "",
                 providers=dict(request.providers),
+                dependencies=sorted(set(request.dependencies)),
+                property_dependencies={
+                    key: sorted(set(deps.urns))
+                    for key, deps in sorted(request.propertyDependencies.items())
+                },
+                source_file=_file_path(request.sourcePosition.uri)
+                if request.HasField("sourcePosition")
+                else "",
+                source_line=request.sourcePosition.line
+                if request.HasField("sourcePosition")
+                else 0,
             )
         )
         return response
 
 
+def _file_path(uri: str) -> str:
+    """The local path of a `file://` URI as the SDK sends it in `sourcePosition`."""
+    from urllib.parse import unquote, urlsplit
+
+    parts = urlsplit(uri)
+    return unquote(parts.path) if parts.scheme == "file" else ""
+
+
 def _plain(value: Any) -> Any:
-    """Strip Pulumi's secret and resource wrappers so inputs are plain JSON."""
+    """Strip Pulumi's secret, unknown and resource wrappers so inputs are plain JSON."""
     if isinstance(value, Mapping):
         if rpc._special_sig_key in value and value[rpc._special_sig_key] == rpc._special_secret_sig:
             return "[secret]"
@@ -193,6 +235,8 @@ def _plain(value: Any) -> Any:
         return [_plain(v) for v in value]
     if isinstance(value, pulumi.Resource):
         return getattr(value, "_urn_value", repr(value))
+    if isinstance(value, pulumi.output.Unknown):
+        return rpc.UNKNOWN  # how the engine prints an unknown value
     return value
 
 
@@ -204,14 +248,16 @@ def run_program(
     config: Mapping[str, Any] | None = None,
     account_id: str = MOCK_ACCOUNT_ID,
     default_region: str = "us-east-1",
+    first_deploy: bool = False,
 ) -> list[Registration]:
     """Run `program` under the mock runtime and return its registrations in order.
 
     `config` maps fully qualified keys (`project:key`) to values; structured values are passed as
     JSON, the way the Pulumi CLI passes them. Each call starts from a fresh root stack, so runs in
-    one process do not leak resources into each other.
+    one process do not leak resources into each other. `first_deploy` makes every ID and computed
+    output unknown, as in the first preview of a new stack.
     """
-    mocks = DeterministicMocks(account_id=account_id, default_region=default_region)
+    mocks = DeterministicMocks(account_id, default_region, first_deploy=first_deploy)
     monitor = RecordingMonitor(mocks)
     settings.ROOT.set(None)
     pulumi.runtime.set_all_config(

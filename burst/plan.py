@@ -21,13 +21,19 @@ from components.conventions import ComponentArgsError
 from infra.config import PROJECT, parse_stack_config, read_stack_file, to_pulumi_config
 
 
-def plan_stack(stack: str, root: Path) -> dict[str, Any]:
+def plan_stack(stack: str, root: Path, first_deploy: bool = False) -> dict[str, Any]:
     """Plan stack `stack` of the project in `root` and return the preview document."""
-    return plan_registrations(stack, root)[1]
+    return plan_registrations(stack, root, first_deploy)[1]
 
 
-def plan_registrations(stack: str, root: Path) -> tuple[list[Registration], dict[str, Any]]:
-    """Plan stack `stack`; return the registrations and the preview document built from them."""
+def plan_registrations(
+    stack: str, root: Path, first_deploy: bool = False
+) -> tuple[list[Registration], dict[str, Any]]:
+    """Plan stack `stack`; return the registrations and the preview document built from them.
+
+    `first_deploy` plans a stack that does not exist yet: every ID and computed output is
+    unknown, as in the first `pulumi preview` of a new stack.
+    """
     project = _project_name(root / "Pulumi.yaml")
     stack_file = root / f"Pulumi.{stack}.yaml"
     raw = read_stack_file(stack_file)
@@ -46,11 +52,12 @@ def plan_registrations(stack: str, root: Path) -> tuple[list[Registration], dict
             config=to_pulumi_config(raw),
             account_id=config.account_id,
             default_region=config.regions[0],
+            first_deploy=first_deploy,
         )
     except ComponentArgsError as error:
         raise BurstError(f"{stack_file}: component argument {error}") from None
     config_values = {**to_pulumi_config(raw), "aws:region": config.regions[0]}
-    return registrations, preview_document(registrations, config_values)
+    return registrations, preview_document(registrations, config_values, root)
 
 
 def _project_name(path: Path) -> str:
@@ -89,31 +96,52 @@ def stable_order(registrations: Sequence[Registration]) -> list[Registration]:
 
 
 def preview_document(
-    registrations: Sequence[Registration], config: dict[str, str]
+    registrations: Sequence[Registration], config: dict[str, str], root: Path | None = None
 ) -> dict[str, Any]:
-    """Turn registrations into the JSON document `pulumi preview --json` prints for a new stack."""
-    steps = [
-        {
-            "op": "create",
+    """Turn registrations into the JSON document `pulumi preview --json` prints for a new stack.
+
+    Each step carries what the engine records (`ResourceV3`): type, inputs, parent, provider
+    reference, `dependencies`, `propertyDependencies` and `sourcePosition`
+    (`project:///<path>#<line>` relative to `root`, as the CLI writes it); `changeSummary`
+    counts the steps.
+    """
+    steps = []
+    for r in stable_order(registrations):
+        state: dict[str, Any] = {
             "urn": r.urn,
-            "provider": r.provider,
-            "newState": {
-                "urn": r.urn,
-                "custom": r.custom,
-                "type": r.type,
-                "id": "",
-                "inputs": r.inputs,
-                "parent": r.parent,
-                "provider": r.provider,
-            },
+            "custom": r.custom,
+            "type": r.type,
+            "inputs": r.inputs,
         }
-        for r in stable_order(registrations)
-    ]
+        if r.parent:
+            state["parent"] = r.parent
+        if r.provider:
+            state["provider"] = r.provider
+        if r.dependencies:
+            state["dependencies"] = r.dependencies
+        if r.property_dependencies:
+            state["propertyDependencies"] = r.property_dependencies
+        position = _source_position(r, root)
+        if position:
+            state["sourcePosition"] = position
+        steps.append({"op": "create", "urn": r.urn, "provider": r.provider, "newState": state})
     return {
         "config": config,
         "steps": steps,
+        "diagnostics": [],
         "changeSummary": {"create": len(steps)},
     }
+
+
+def _source_position(registration: Registration, root: Path | None) -> str:
+    """`project:///<path>#<line>` of the registering line, if it is inside the project."""
+    if not registration.source_file or root is None or registration.source_line < 1:
+        return ""
+    try:
+        relative = Path(registration.source_file).resolve().relative_to(root.resolve())
+    except ValueError:
+        return ""
+    return f"project:///{relative.as_posix()}#{registration.source_line}"
 
 
 def resource_regions(registrations: Sequence[Registration]) -> dict[str, str]:

@@ -75,7 +75,9 @@ block, the single source of the rule documentation below.
 
 ```
 policies/
-  main/main.rego               burst.main: the entry point data.burst.main.report
+  main/policy.rego             burst.main: the entry point data.burst.main.report, the shared
+                               unknown and completeness mechanisms, conftest's deny/warn
+  conftest/policy.rego         package main: re-exports burst.main's deny/warn for conftest
   lib/lib.rego                 burst.lib: indexes, unknown handling, finding constructor
   lib/testing_test.rego        burst.lib.testing: builders shared by the tests
   <set>/policy.rego            burst.<set>: the rules of one set (`findings contains ...`)
@@ -107,41 +109,78 @@ A server that receives uploads instead gets the guardrails with
 `tests/test_policy_pack.py` runs fmt, check, the tests with a coverage threshold and every
 fixture.
 
+With conftest, the pack's `package main` re-exports the deny and warn messages:
+
+```sh
+burst normalise --preview preview.json --out input.json   # the normalised input
+conftest test -p policies -d burst.guardrails:policies/data/guardrails.yaml input.json
+```
+
+On a raw `pulumi preview --json` (or any input that is not the normalised one) the pack gives one
+deny, `main.input_not_normalised`, never zero findings; without the guardrails data conftest gets
+the deny `main.guardrails_missing` and the report is undefined.
+
 ## Input
 
-One document for the whole plan:
+One document for the whole plan, written by `burst check` (`burst/check/normalise.py`):
 
 ```json
-{"resources": [{"urn": "...", "type": "aws:s3/bucketV2:BucketV2", "name": "logical-name",
+{"format": "burst.policy-input/v1",
+ "resources": [{"urn": "...", "type": "aws:s3/bucketV2:BucketV2", "name": "logical-name",
                 "region": "eu-west-1", "inputs": {"bucket": "...", "tags": {"team": "ml"}},
-                "parent": ""}],
- "stack": {"name": "prod", "source": "preview"}}
+                "parent": "urn:...", "op": "create",
+                "provider": "urn:...:pulumi:providers:aws::aws-eu-west-1",
+                "dependencies": ["urn:..."], "propertyDependencies": {"bucket": ["urn:..."]}}],
+ "removed": [{"urn": "...", "type": "aws:sqs/queue:Queue", "name": "...", "region": "eu-west-1"}],
+ "stack": {"name": "prod", "source": "preview", "complete": true, "hidden": 0}}
 ```
 
 * AWS resources carry Pulumi tokens as `type` and their camelCase Pulumi inputs; tags are in
-  `inputs.tags` (`inputs.tagsAll` is read too). `region` may be null (global or unknown).
+  `inputs.tags` (`inputs.tagsAll` is read too). `region` is the resource's own region input, else
+  its provider's; a Kubernetes object's region comes from its provider's dependency chain
+  (Kubernetes provider -> EKS cluster -> AWS provider). It may be null (no region) or the unknown
+  sentinel (the provider is not in the preview or its region is unknown).
+* `dependencies` and `propertyDependencies` are the engine's own record of which resource feeds
+  which; rules link resources through them (an event target to its queue and rule) and fall back
+  to names and ARNs only when there is no record.
 * Kubernetes resources have types `kubernetes:<group>/<version>:<Kind>` and the full object as
   `inputs`. Rules match every served version of a kind.
 * The team of an AWS resource is its `team` tag, of a Kubernetes object its `team` label (for
   NodePools also the node template's label).
 * `stack.source` is `preview` (a Pulumi preview) or `manifests` (Kubernetes manifests only);
   stack-level rules that need AWS resources (budgets, interruption queues) skip `manifests`.
+* `stack.complete` is true only when the input shows the whole stack; `removed` lists what the
+  update deletes.
 
 ## Output
 
-`data.burst.main.report` is
-`{"findings": [...], "packages": ["burst.iam", ...], "resources": <count>}`. Each finding is
-`{"rule", "severity", "resource", "message", "title", "remediation"}`; `resource` is the URN, or
-`stack` for stack-level findings. `packages` lists every loaded rule set (a package defining
-`findings`), so a caller can check that nothing is missing. The report is undefined when
-`data.burst.guardrails` is not loaded: treat that as an error.
+`data.burst.main.report` is `{"findings": [...], "packages": ["burst.iam", ...], "resources":
+<count>, "undecided": [rule ids], "complete": bool}`. Each finding is `{"rule", "severity",
+"resource", "message", "title", "remediation"}`; `resource` is the URN, or `stack` for
+stack-level findings. `packages` lists every loaded rule set (a package defining `findings`), so
+a caller can check that nothing is missing. The report is undefined when `data.burst.guardrails`
+is not loaded: treat that as an error.
 
 ## Unknown values
 
 Pulumi marks values it cannot know at preview with `04da6b54-80e4-46f7-96ec-b56ff0331ba9`, and
-secrets show as `[secret]`. A rule whose decision depends on such a value (or on a policy JSON
-string that is unknown or not valid JSON) reports severity `unknown`: never silence, never deny.
-Its message starts with "possible violation, depends on a value unknown at preview".
+secrets show as `[secret]`, for a leaf, a whole object or list, or one element of a list. One
+mechanism in `burst.main` covers every rule: each rule set declares, per rule, the input paths
+it judges its subjects on (`reads`); when such a value, or anything on the way to it (the whole
+`spec`, the whole `inputs`), is unknown or secret, the rule's finding on that resource becomes
+`unknown`, and a rule that gave nothing there gets an `unknown` finding. Below that level (one
+secret element of a list, an unknown leaf) the rules' own tri-state logic decides, and
+`tests/test_unknown_mutations.py` replaces every leaf and subtree of every denied fixture by the
+sentinel and by `[secret]` to prove that a deny only ever stays deny or becomes unknown. Unknown
+findings' messages start with "possible violation, depends on a value unknown at preview".
+
+## Incomplete previews
+
+`pulumi preview --json` leaves unchanged resources out unless `--show-sames`. Rules that need the
+whole stack declare it (`estate`: the rule id and the types that matter to it). On an input with
+`stack.complete` false that shows or deletes such a type, the rule is not judged: it is listed in
+`undecided`, `burst check` exits 2 saying to rerun with `--show-sames`, and conftest gets a deny.
+Resource-local rules still run.
 
 ## Waivers
 

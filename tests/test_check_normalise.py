@@ -29,6 +29,11 @@ PROVIDER_EU = P + "pulumi:providers:aws::aws-eu"
 PROVIDER_US = P + "pulumi:providers:aws::aws-us"
 
 
+def normalised(doc: Any, **kwargs: Any) -> dict[str, Any]:
+    """The policy input of a preview document."""
+    return normalise_preview(doc, **kwargs).document
+
+
 def provider_step(urn: str, region: str | None) -> dict[str, Any]:
     inputs = {"region": region} if region is not None else {}
     return {
@@ -64,13 +69,15 @@ def by_name(doc: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 def test_resource_shape() -> None:
-    doc = normalise_preview(
+    doc = normalised(
         {
             "config": {"aws:region": "eu-west-1"},
             "steps": [step("data", inputs={"bucket": "x"}, parent=P + "pulumi:pulumi:Stack::s")],
         }
     )
-    assert doc["stack"] == {"name": "dev", "source": "preview"}
+    assert doc["format"] == "burst.policy-input/v1"
+    assert doc["stack"] == {"name": "dev", "source": "preview", "complete": False, "hidden": 0}
+    assert doc["removed"] == []
     assert doc["resources"] == [
         {
             "urn": P + "aws:s3/bucket:Bucket::data",
@@ -79,13 +86,17 @@ def test_resource_shape() -> None:
             "region": "eu-west-1",
             "inputs": {"bucket": "x"},
             "parent": P + "pulumi:pulumi:Stack::s",
+            "op": "create",
+            "provider": None,
+            "dependencies": [],
+            "propertyDependencies": {},
         }
     ]
 
 
 def test_region_resolution_order() -> None:
-    """Own `region` input, then the provider's region, then config aws:region."""
-    doc = normalise_preview(
+    """Own `region` input, then the provider's region; config aws:region only without one."""
+    doc = normalised(
         {
             "config": {"aws:region": "eu-west-1"},
             "steps": [
@@ -101,14 +112,14 @@ def test_region_resolution_order() -> None:
     resources = by_name(doc)
     assert resources["own"]["region"] == "eu-central-1"
     assert resources["from-provider"]["region"] == "us-east-1"
-    assert resources["provider-without-region"]["region"] == "eu-west-1"
+    assert resources["provider-without-region"]["region"] == UNKNOWN_SENTINEL
     assert resources["default-provider"]["region"] == "eu-west-1"
     assert resources["aws-us"]["region"] == "us-east-1"
-    assert resources["aws-eu"]["region"] == "eu-west-1"
+    assert resources["aws-eu"]["region"] == UNKNOWN_SENTINEL
 
 
 def test_provider_defined_after_its_resources() -> None:
-    doc = normalise_preview(
+    doc = normalised(
         {
             "steps": [
                 step("early", provider=f"{PROVIDER_US}::id"),
@@ -120,12 +131,12 @@ def test_provider_defined_after_its_resources() -> None:
 
 
 def test_no_region_anywhere_is_null() -> None:
-    doc = normalise_preview({"steps": [step("bucket"), step("c", "burst:storage:DatasetStorage")]})
+    doc = normalised({"steps": [step("bucket"), step("c", "burst:storage:DatasetStorage")]})
     assert [r["region"] for r in doc["resources"]] == [None, None]
 
 
 def test_config_value_objects() -> None:
-    doc = normalise_preview(
+    doc = normalised(
         {"config": {"aws:region": {"value": "us-west-2", "secret": False}}, "steps": [step("b")]}
     )
     assert doc["resources"][0]["region"] == "us-west-2"
@@ -161,16 +172,14 @@ def test_unknown_and_secret_values_pass_through() -> None:
         "policy": UNKNOWN_SENTINEL,
         "list": [UNKNOWN_SENTINEL, "[secret]"],
     }
-    doc = normalise_preview(
-        {"config": {"aws:region": "eu-west-1"}, "steps": [step("b", inputs=inputs)]}
-    )
+    doc = normalised({"config": {"aws:region": "eu-west-1"}, "steps": [step("b", inputs=inputs)]})
     resource = doc["resources"][0]
     assert resource["inputs"] == inputs
     assert resource["region"] == UNKNOWN_SENTINEL
 
 
 def test_unknown_whole_inputs_pass_through() -> None:
-    doc = normalise_preview({"steps": [step("b", inputs=UNKNOWN_SENTINEL)]})  # type: ignore[arg-type]
+    doc = normalised({"steps": [step("b", inputs=UNKNOWN_SENTINEL)]})  # type: ignore[arg-type]
     assert doc["resources"][0]["inputs"] == UNKNOWN_SENTINEL
 
 
@@ -178,7 +187,7 @@ def test_skipped_ops_and_replacement_dedup() -> None:
     deleted = step("gone", op="delete")
     del deleted["newState"]
     deleted["oldState"] = {"urn": deleted["urn"], "type": "aws:s3/bucket:Bucket"}
-    doc = normalise_preview(
+    doc = normalised(
         {
             "steps": [
                 deleted,
@@ -203,7 +212,7 @@ def test_kubernetes_resources_region_only_when_stated() -> None:
         "kind": "ConfigMap",
         "metadata": {"name": "c", "labels": {"topology.kubernetes.io/region": "eu-west-1"}},
     }
-    doc = normalise_preview(
+    doc = normalised(
         {
             "config": {"aws:region": "us-east-1"},
             "steps": [
@@ -218,12 +227,12 @@ def test_kubernetes_resources_region_only_when_stated() -> None:
         }
     )
     resources = by_name(doc)
-    assert resources["pool"]["region"] is None
+    assert resources["pool"]["region"] == UNKNOWN_SENTINEL  # its provider is not in the preview
     assert resources["cm"]["region"] == "eu-west-1"
 
 
 def test_stack_name_argument_wins() -> None:
-    doc = normalise_preview({"steps": [step("b")]}, stack_name="prod")
+    doc = normalised({"steps": [step("b")]}, stack_name="prod")
     assert doc["stack"]["name"] == "prod"
 
 
@@ -252,14 +261,14 @@ def test_stack_name_argument_wins() -> None:
 )
 def test_bad_preview_documents(doc: Any, message: str) -> None:
     with pytest.raises(BurstError) as error:
-        normalise_preview(doc, source="plan.json")
+        normalised(doc, source="plan.json")
     assert any(line.startswith("plan.json: ") and message in line for line in error.value.problems)
 
 
 def test_every_problem_is_listed_once_per_step() -> None:
     steps = [{"op": "create", "urn": f"u{i}", "newState": {"urn": f"u{i}"}} for i in range(30)]
     with pytest.raises(BurstError) as error:
-        normalise_preview({"steps": steps}, source="p.json")
+        normalised({"steps": steps}, source="p.json")
     assert len(error.value.problems) == 21
     assert error.value.problems[-1] == "p.json: ... and 10 more problems"
 
@@ -287,10 +296,10 @@ def test_region_precedence_property(
     steps = [provider_step(PROVIDER_US, provider_region)]
     steps.append(step("r", inputs=inputs, provider=f"{PROVIDER_US}::id" if with_provider else None))
     config = {"aws:region": config_region} if config_region else {}
-    region = by_name(normalise_preview({"config": config, "steps": steps}))["r"]["region"]
+    region = by_name(normalised({"config": config, "steps": steps}))["r"]["region"]
     expected = own
     if expected is None and with_provider:
-        expected = provider_region
+        expected = provider_region or UNKNOWN_SENTINEL  # never the config of another provider
     if expected is None:
         expected = config_region
     assert region == expected
@@ -316,7 +325,12 @@ def test_kubernetes_type(api_version: str, kind: str, expected: str) -> None:
 def test_manifests_fixture() -> None:
     root = FIXTURES.parents[2]
     plan = normalise_manifests([FIXTURES / "manifests"], root=root)
-    assert plan.document["stack"] == {"name": None, "source": "manifests"}
+    assert plan.document["stack"] == {
+        "name": None,
+        "source": "manifests",
+        "complete": True,
+        "hidden": 0,
+    }
     resources = {r["urn"]: r for r in plan.resources}
     base = "k8s://tests/fixtures/check/manifests/"
     assert sorted(resources) == [
@@ -384,7 +398,7 @@ def test_merge_keeps_preview_source() -> None:
     preview = load_preview(FIXTURES / "clean-preview.json")
     manifests = normalise_manifests([FIXTURES / "manifests"])
     merged = merge(preview, manifests)
-    assert merged.document["stack"] == {"name": "test", "source": "preview"}
+    assert merged.document["stack"]["source"] == "preview"
     assert len(merged.resources) == len(preview.resources) + len(manifests.resources)
     assert merged.locations == manifests.locations
     assert merged.primary == preview.primary

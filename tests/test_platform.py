@@ -101,18 +101,27 @@ def test_global_names_are_unique_across_regions(resource_type: str, field: str) 
 
 def test_preview_document_has_the_shape_of_pulumi_preview_json() -> None:
     registrations, document = planned("prod")
-    assert set(document) >= {"config", "steps"}
+    assert set(document) == {"config", "steps", "diagnostics", "changeSummary"}
     assert document["config"]["aws:region"] == "eu-west-1"
+    assert document["changeSummary"] == {"create": len(document["steps"])}
     urns = {step["urn"] for step in document["steps"]}
     for step in document["steps"]:
         assert step["op"] == "create"
         state = step["newState"]
-        assert set(state) >= {"urn", "type", "custom", "inputs", "parent", "provider"}
+        assert set(state) >= {"urn", "type", "custom", "inputs"}
         assert state["urn"] == step["urn"]
-        if state["parent"]:
+        if state.get("parent"):
             assert state["parent"] in urns
-        if state["provider"]:
+        if state.get("provider"):
             assert state["provider"].rsplit("::", 1)[0] in urns
+        for urn in state.get("dependencies", []):
+            assert urn in urns, f"{state['urn']} depends on {urn}, which is not planned"
+        for key, sources in state.get("propertyDependencies", {}).items():
+            assert set(sources) <= set(state.get("dependencies", [])), key
+        if state["type"] != "pulumi:pulumi:Stack" and not state["type"].startswith("pulumi:"):
+            assert state["sourcePosition"].startswith(
+                ("project:///components/", "project:///infra/")
+            )
     provider_steps = [
         s for s in document["steps"] if s["newState"]["type"] == "pulumi:providers:aws"
     ]

@@ -1,8 +1,9 @@
 """The `burst check` subcommand: options, and the run that maps outcomes to exit codes.
 
 Exit codes: 0 when nothing denies (warn and unknown findings do not fail), 1 when any finding
-denies, 2 when the check could not be made (bad input, broken policy pack, OPA or checkov
-unavailable, an incomplete or undefined report).
+denies, 2 when the check could not be made (bad input, a failed preview, broken policy pack, OPA
+or checkov unavailable, an incomplete or undefined report, or a preview without `--show-sames`
+on which rules that need the whole stack cannot be judged).
 """
 
 from __future__ import annotations
@@ -140,6 +141,8 @@ def run(args: argparse.Namespace) -> int:
                 raise BurstError(f"{args.out}: cannot write the report: {error.strerror}") from None
         if args.out is not None or args.format != "text":
             print(summary_line(report), file=sys.stderr)
+        if report.undecided:
+            print(f"burst check: {report.undecided_problem()}", file=sys.stderr)
     except BurstError as error:
         for line in error.problems:
             print(f"burst check: {line}", file=sys.stderr)

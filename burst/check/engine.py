@@ -464,6 +464,8 @@ class Evaluation:
     findings: list[Finding]
     packages: list[str]
     resources: int
+    undecided: list[str] = field(default_factory=list)
+    """Rules that need the whole stack and could not be judged (the preview leaves some out)."""
 
 
 def query_report(client: Any, document: Mapping[str, Any], where: str) -> Any:
@@ -543,6 +545,10 @@ def validate_report(response: Any, expected_packages: set[str], resource_count: 
                 problems.append(f"{target}.findings[{index}]: {finding}")
             continue
         findings.append(finding)
+    undecided = result.get("undecided")
+    if not isinstance(undecided, list) or not all(isinstance(u, str) for u in undecided):
+        problems.append(f"{target}.undecided: missing or not a list of rule ids")
+        undecided = []
     missing = sorted(expected_packages - set(packages))
     if missing:
         problems.append(
@@ -551,7 +557,7 @@ def validate_report(response: Any, expected_packages: set[str], resource_count: 
         )
     if problems:
         raise BurstError(problems)
-    return Evaluation(findings, sorted(packages), resource_count)
+    return Evaluation(findings, sorted(packages), resource_count, sorted(undecided))
 
 
 def _finding(raw: object) -> Finding | str:

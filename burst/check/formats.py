@@ -47,13 +47,15 @@ def render(report: CheckReport, fmt: str) -> str:
 def summary_line(report: CheckReport) -> str:
     """One line with the verdict and the counts."""
     s = report.summary()
-    verdict = "FAILED" if report.exit_code else "passed"
+    verdict = {0: "passed", 1: "FAILED"}.get(report.exit_code, "INCOMPLETE")
     line = (
         f"burst check {verdict}: {s[DENY]} deny, {s[WARN]} warn, {s[UNKNOWN]} unknown, "
         f"{s[WAIVED]} waived; {s['resources']} resources checked"
     )
     if s[UNKNOWN]:
         line += f" ({s[UNKNOWN]} could not be decided at preview: review them)"
+    if report.undecided:
+        line += f"; {len(report.undecided)} rules not judged: the preview is incomplete"
     return line
 
 
@@ -99,11 +101,12 @@ def _rule_overview(report: CheckReport) -> list[str]:
     lines = [f"Rules evaluated ({len(rules)} in {len(report.packages)} packages):"]
     for rule in rules:
         counts = outcomes.get(rule.id)
-        outcome = (
-            ", ".join(f"{n} {severity}" for severity, n in sorted(counts.items()))
-            if counts
-            else "ok"
-        )
+        if rule.id in report.undecided:
+            outcome = "not judged"
+        elif counts:
+            outcome = ", ".join(f"{n} {severity}" for severity, n in sorted(counts.items()))
+        else:
+            outcome = "ok"
         lines.append(f"  {rule.id:<{width}}  {outcome:<10}  {rule.title}")
     lines.append("")
     return lines
@@ -118,6 +121,7 @@ def report_json(report: CheckReport) -> dict[str, Any]:
     """The JSON report: `{"summary": {...}, "findings": [...]}`."""
     return {
         "summary": report.summary(),
+        "undecided": report.undecided,
         "findings": [f.to_json() for f in report.sorted_findings()],
     }
 
@@ -255,14 +259,18 @@ def report_junit(report: CheckReport) -> ET.Element:
     suites = ET.Element("testsuites", name="burst check")
     findings = report.sorted_findings()
     engines = sorted({f.engine for f in findings} | {r.engine for r in report.rules} or {"opa"})
-    totals = {"tests": 0, "failures": 0, "skipped": 0}
+    totals = {"tests": 0, "failures": 0, "skipped": 0, "errors": 0}
     for engine in engines:
         suite = ET.SubElement(suites, "testsuite", name=engine)
-        counts = {"tests": 0, "failures": 0, "skipped": 0}
+        counts = {"tests": 0, "failures": 0, "skipped": 0, "errors": 0}
         for finding in (f for f in findings if f.engine == engine):
             case = ET.SubElement(
                 suite, "testcase", classname=f"{engine}.{finding.rule}", name=finding.resource
             )
+            where = report.location_of(finding)
+            if where is not None:
+                case.set("file", where.path)
+                case.set("line", str(max(1, where.line)))
             counts["tests"] += 1
             text = f"{finding.message}\n\nremediation: {finding.remediation}".strip()
             if finding.severity == DENY:
@@ -283,13 +291,14 @@ def report_junit(report: CheckReport) -> ET.Element:
                 suite, "testcase", classname=f"{engine}.{rule.id}", name="all resources"
             )
             counts["tests"] += 1
+            if rule.id in report.undecided:
+                ET.SubElement(case, "error", type="undecided", message=report.undecided_problem())
+                counts["errors"] += 1
         for key, value in counts.items():
             suite.set(key, str(value))
             totals[key] += value
-        suite.set("errors", "0")
     for key, value in totals.items():
         suites.set(key, str(value))
-    suites.set("errors", "0")
     return suites
 
 

@@ -94,6 +94,10 @@ class CheckReport:
     packages: list[str] = field(default_factory=list)
     primary_location: Location | None = None
     """File a finding points to when its resource has no file of its own (preview, stack config)."""
+    undecided: list[str] = field(default_factory=list)
+    """Rules that need the whole stack but saw a preview that leaves resources out."""
+    hidden: int = 0
+    """Unchanged resources the preview leaves out (`changeSummary.same` minus `same` steps)."""
 
     def count(self, severity: str) -> int:
         """Number of findings with this severity."""
@@ -111,8 +115,25 @@ class CheckReport:
 
     @property
     def exit_code(self) -> int:
-        """1 if any finding denies, else 0 (unknown and warn do not fail the check)."""
+        """2 if a rule could not be judged, 1 if any finding denies, else 0.
+
+        Unknown and warn findings do not fail the check.
+        """
+        if self.undecided:
+            return 2
         return 1 if any(f.severity == DENY for f in self.findings) else 0
+
+    def undecided_problem(self) -> str:
+        """The one-line reason for exit 2 when rules that need the whole stack were not judged."""
+        hidden = (
+            f"leaves {self.hidden} unchanged resources out"
+            if self.hidden
+            else ("does not show that it lists every resource (no changeSummary)")
+        )
+        return (
+            f"the preview {hidden}, so {', '.join(self.undecided)} cannot be judged: rerun "
+            "`pulumi preview --json --show-sames --show-replacement-steps`"
+        )
 
     def sorted_findings(self) -> list[Finding]:
         """Findings ordered by severity, rule, resource and message."""

@@ -1,15 +1,18 @@
 """Turn a `pulumi preview --json` document and Kubernetes manifests into the policy input.
 
-Every resource becomes `{urn, type, name, region, inputs, parent}`; the whole plan is sent to OPA
-as `{"resources": [...], "stack": {"name": ..., "source": "preview" | "manifests"}}`.
+Every resource becomes `{urn, type, name, region, inputs, parent, op, provider, dependencies,
+propertyDependencies}`; the whole plan is sent to OPA as `{"format": INPUT_FORMAT, "resources":
+[...], "removed": [...], "stack": {"name", "source": "preview" | "manifests", "complete",
+"hidden"}}` (the shape is documented in policies/README.md).
 
 Pulumi's unknown-value sentinel and the `[secret]` placeholder are passed through untouched: the
-Rego decides whether a value it needs is unknown.
+pack decides, by one mechanism in `burst.main`, what a rule that reads such a value reports.
 """
 
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,30 +31,47 @@ UNKNOWN_SENTINEL = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
 SECRET_PLACEHOLDER = "[secret]"  # noqa: S105 - a placeholder, not a password
 """What `pulumi preview --json` shows instead of a secret value."""
 
+UNKNOWN_VALUES = frozenset({UNKNOWN_SENTINEL, SECRET_PLACEHOLDER})
+
+INPUT_FORMAT = "burst.policy-input/v1"
+"""Marker of a normalised policy input; the pack denies any other (`main.input_not_normalised`)."""
+
 INCLUDED_OPS = frozenset(
     {"same", "create", "update", "replace", "create-replacement", "import", "import-replacement"}
 )
 """Step operations whose `newState` is part of the stack after the update."""
 
+REMOVED_OPS = frozenset({"delete"})
+"""Step operations that take a resource out of the stack: gone for cross-resource rules."""
+
 SKIPPED_OPS = frozenset(
     {
-        "delete",
         "delete-replaced",
         "discard",
         "discard-replaced",
         "read",
         "read-replacement",
-        "read-discard",
         "refresh",
         "remove-pending-replace",
     }
 )
-"""Step operations left out: deleted resources, and resources the stack only reads (`get`)."""
+"""Step operations left out: the old copy of a replaced resource (its replacement is included),
+resources the stack only reads (`get`) or stops reading (`discard`), refresh steps (the resource's
+own step says what happens to it), and the removal of a state entry whose delete already ran."""
+
+REFUSED_OPS = {
+    "diff": "an engine-internal step the CLI never prints: this is not `pulumi preview --json`",
+}
+"""Step operations that make the document unjudgeable, with the reason."""
+
+REPLACEMENT_OPS = frozenset({"replace", "create-replacement", "import-replacement"})
+"""Ops that legitimately share a URN: the logical replace step and its replacement steps."""
 
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
 MAX_PROBLEMS = 20
 
 _REGION_LABEL = "topology.kubernetes.io/region"
+_SOURCE_POSITION = re.compile(r"^project:///(?P<path>[^#]+)#(?P<line>\d+)(?:,\d+)?$")
 
 
 @dataclass
@@ -59,9 +79,9 @@ class PlanInput:
     """The normalised policy input plus where each resource came from."""
 
     document: dict[str, Any]
-    """`{"resources": [...], "stack": {...}}`, sent to OPA as `input`."""
+    """`{"format", "resources", "removed", "stack"}`, sent to OPA as `input`."""
     locations: dict[str, Location] = field(default_factory=dict)
-    """Per-URN source file, for resources that have one of their own (manifests)."""
+    """Per-URN source position: the manifest file, or the program line (`sourcePosition`)."""
     primary: Location | None = None
     """File that stands for the whole plan (preview file or stack config)."""
 
@@ -70,6 +90,12 @@ class PlanInput:
         """The normalised resources."""
         resources: list[dict[str, Any]] = self.document["resources"]
         return resources
+
+    @property
+    def stack(self) -> dict[str, Any]:
+        """The `stack` block: name, source, and whether the document shows the whole stack."""
+        stack: dict[str, Any] = self.document["stack"]
+        return stack
 
 
 class _Problems:
@@ -127,6 +153,16 @@ def urn_stack(urn: str) -> str | None:
     return None
 
 
+def source_location(position: object) -> Location | None:
+    """The program file and line of a `sourcePosition` (`project:///infra/program.py#12,5`)."""
+    if not isinstance(position, str):
+        return None
+    match = _SOURCE_POSITION.match(position)
+    if match is None or match.group("path").startswith("."):  # outside the repo, or .venv
+        return None
+    return Location(match.group("path"), max(1, int(match.group("line"))))
+
+
 def _config_value(config: Mapping[str, Any], key: str) -> Any:
     value = config.get(key)
     if isinstance(value, Mapping):  # `pulumi config --json` style: {"value": ..., "secret": ...}
@@ -136,6 +172,11 @@ def _config_value(config: Mapping[str, Any], key: str) -> Any:
 
 def _is_aws_type(resource_type: str) -> bool:
     return resource_type.startswith("aws:") or resource_type == "pulumi:providers:aws"
+
+
+def _is_default_provider(urn: str) -> bool:
+    """Default providers are named `default` or `default_<version>` by the engine."""
+    return urn_name(urn) == "default" or urn_name(urn).startswith("default_")
 
 
 def _k8s_region(inputs: Any) -> Any:
@@ -151,26 +192,202 @@ def _k8s_region(inputs: Any) -> Any:
     return None
 
 
+def _urn_list(value: object) -> list[str] | None:
+    if value is None:
+        return []
+    if isinstance(value, list) and all(isinstance(u, str) for u in value):
+        return list(value)
+    return None
+
+
+@dataclass
+class _State:
+    """One resource of the preview as the normaliser reads it."""
+
+    urn: str
+    type: str
+    op: str
+    inputs: Any
+    parent: str | None
+    provider: str | None
+    """URN of the resource's provider (the reference without its ID)."""
+    dependencies: list[str]
+    property_dependencies: dict[str, list[str]]
+    location: Location | None
+
+
+def _read_state(
+    problems: _Problems, where: str, op: str, step: Mapping[str, Any], key: str
+) -> _State | None:
+    state = step.get(key)
+    if not isinstance(state, Mapping):
+        problems.add(f"{where}.{key}", f"missing (required for op {op!r})")
+        return None
+    resource_type = state.get("type")
+    if not isinstance(resource_type, str) or not resource_type:
+        problems.add(f"{where}.{key}.type", "missing")
+        return None
+    urn = state.get("urn") or step.get("urn")
+    if not isinstance(urn, str) or not urn:
+        problems.add(f"{where}.{key}.urn", "missing")
+        return None
+    if isinstance(step.get("urn"), str) and step["urn"] and step["urn"] != urn:
+        problems.add(f"{where}.{key}.urn", "differs from the step's urn")
+        return None
+    inputs = state.get("inputs")
+    if inputs is None:
+        inputs = {}
+    elif not isinstance(inputs, Mapping) and not (
+        isinstance(inputs, str) and inputs in UNKNOWN_VALUES
+    ):
+        problems.add(f"{where}.{key}.inputs", "must be an object")
+        return None
+    dependencies = _urn_list(state.get("dependencies"))
+    if dependencies is None:
+        problems.add(f"{where}.{key}.dependencies", "must be a list of URNs")
+        return None
+    raw_property_deps = state.get("propertyDependencies")
+    if raw_property_deps is None:
+        raw_property_deps = {}
+    property_dependencies: dict[str, list[str]] = {}
+    if not isinstance(raw_property_deps, Mapping):
+        problems.add(f"{where}.{key}.propertyDependencies", "must be an object")
+        return None
+    for name, urns in raw_property_deps.items():
+        listed = _urn_list(urns)
+        if listed is None:
+            problems.add(f"{where}.{key}.propertyDependencies.{name}", "must be a list of URNs")
+            return None
+        property_dependencies[str(name)] = listed
+    parent = state.get("parent")
+    return _State(
+        urn=urn,
+        type=resource_type,
+        op=op,
+        inputs=inputs,
+        parent=parent if isinstance(parent, str) and parent else None,
+        provider=provider_urn(state.get("provider") or step.get("provider")),
+        dependencies=dependencies,
+        property_dependencies=property_dependencies,
+        location=source_location(state.get("sourcePosition")),
+    )
+
+
+def _failure(doc: Mapping[str, Any]) -> str | None:
+    """Why the preview itself failed: its first error diagnostic, or `maybeCorrupt`."""
+    diagnostics = doc.get("diagnostics") or []
+    if isinstance(diagnostics, list):
+        for diagnostic in diagnostics:
+            if isinstance(diagnostic, Mapping) and diagnostic.get("severity") == "error":
+                message = " ".join(str(diagnostic.get("message", "")).split())
+                urn = diagnostic.get("urn")
+                at = f" ({urn_name(urn)})" if isinstance(urn, str) and urn else ""
+                return f"the preview failed{at}: {message[:300] or 'error diagnostic'}"
+    if doc.get("maybeCorrupt") is True:
+        return "the preview reports maybeCorrupt: its step list cannot be trusted"
+    return None
+
+
+def _completeness(doc: Mapping[str, Any], same_shown: int) -> tuple[bool, int]:
+    """(complete, hidden): whether every resource of the stack is shown, and how many are not.
+
+    `pulumi preview --json` omits `same` steps unless `--show-sames`, but `changeSummary` still
+    counts them; a document without a `changeSummary` cannot prove it is complete.
+    """
+    summary = doc.get("changeSummary")
+    if not isinstance(summary, Mapping):
+        return False, 0
+    same = summary.get("same", 0)
+    if not isinstance(same, int) or isinstance(same, bool) or same < 0:
+        return False, 0
+    hidden = max(0, same - same_shown)
+    return hidden == 0, hidden
+
+
+class _Regions:
+    """Derives the region of every resource from its inputs, its provider and its dependencies.
+
+    An AWS resource is in its own `region` input, else its provider's region. A provider without
+    a `region` input (the Kubernetes provider) is in the region of the AWS resources its inputs
+    come from (`dependencies`: the EKS cluster), and a Kubernetes object is in its provider's
+    region unless it states its own. Only a default provider falls back to `aws:region` config.
+    A provider that is not in the document gives the unknown sentinel, never a guess.
+    """
+
+    def __init__(self, states: Mapping[str, _State], default_region: Any) -> None:
+        self.states = states
+        self.default_region = default_region
+        self.cache: dict[str, Any] = {}
+
+    def of(self, urn: str) -> Any:
+        if urn not in self.cache:
+            self.cache[urn] = None  # guards against dependency cycles
+            state = self.states.get(urn)
+            self.cache[urn] = self._derive(state) if state is not None else UNKNOWN_SENTINEL
+        return self.cache[urn]
+
+    def _derive(self, state: _State) -> Any:
+        inputs = state.inputs if isinstance(state.inputs, Mapping) else {}
+        if state.type.startswith("kubernetes:"):
+            own = _k8s_region(inputs)
+            if own is not None:
+                return own
+            return self.of(state.provider) if state.provider else None
+        own = inputs.get("region")
+        if own is not None and (_is_aws_type(state.type) or state.type.startswith("pulumi:")):
+            return own
+        if state.type.startswith("pulumi:providers:"):
+            if state.type == "pulumi:providers:aws":  # an explicit one reads AWS_REGION: unknown
+                return self.default_region if _is_default_provider(state.urn) else UNKNOWN_SENTINEL
+            return self._from_dependencies(state)
+        if state.provider is None:
+            return self.default_region if _is_aws_type(state.type) else None
+        if _is_default_provider(state.provider) and state.provider not in self.states:
+            return self.default_region if _is_aws_type(state.type) else None
+        return self.of(state.provider)
+
+    def _from_dependencies(self, state: _State) -> Any:
+        sources = set(state.dependencies)
+        for urns in state.property_dependencies.values():
+            sources.update(urns)
+        regions = {self.of(urn) for urn in sorted(sources) if _is_aws_type(_urn_type(urn))}
+        regions.discard(None)
+        if len(regions) == 1:
+            return regions.pop()
+        return UNKNOWN_SENTINEL if regions else None
+
+
+def _urn_type(urn: str) -> str:
+    """The resource type of a URN (the last element of its type chain)."""
+    parts = urn.split("::")
+    return parts[2].rsplit("$", 1)[-1] if len(parts) >= 4 else ""
+
+
 def normalise_preview(
     doc: Mapping[str, Any], source: str = "preview", stack_name: str | None = None
-) -> dict[str, Any]:
+) -> PlanInput:
     """Normalise a `pulumi preview --json` document into the policy input.
 
-    Returns `{"resources": [{urn, type, name, region, inputs, parent}], "stack": {"name",
-    "source": "preview"}}`. Steps that delete, discard or only read a resource are left out, and a
-    URN that appears in several steps (a replacement) is kept once.
+    Returns the input `{"format", "resources": [{urn, type, name, region, inputs, parent, op,
+    provider, dependencies, propertyDependencies}], "removed": [{urn, type, name, region}],
+    "stack": {"name", "source": "preview", "complete", "hidden"}}`, with each resource's
+    `sourcePosition` as its location.
 
-    The region of a resource is, in order: its own `region` input; for AWS resources, the `region`
-    input of its provider (the step's `provider` reference `URN::ID`), then the preview's
-    `config["aws:region"]`. Kubernetes resources get a region only if the object states one (a
-    `region` field or the `topology.kubernetes.io/region` label); other resources only from their
-    own input or their provider. Unknown sentinels are passed through unchanged.
+    Every op is decided explicitly (`INCLUDED_OPS`, `REMOVED_OPS`, `SKIPPED_OPS`); an op the
+    normaliser does not know, a failed preview (an error diagnostic, `maybeCorrupt`), the same URN
+    in two steps that are not one replacement, or a malformed step raise BurstError. `complete`
+    is false when the document leaves out unchanged resources (no `--show-sames`): rules that need
+    the whole stack then refuse to judge. Regions come from `_Regions`; unknown sentinels and
+    secret placeholders pass through unchanged for the rules to see.
 
     `source` names the input in error messages. Raises BurstError listing every problem.
     """
     expected = "expected the output of `pulumi preview --json`"
     if not isinstance(doc, Mapping):
         raise BurstError(f"{source}: not a JSON object ({expected})")
+    failure = _failure(doc)
+    if failure is not None:
+        raise BurstError(f"{source}: {failure}; fix it and preview again")
     steps = doc.get("steps")
     if not isinstance(steps, list):
         raise BurstError(f"{source}: steps: missing or not a list ({expected})")
@@ -181,11 +398,11 @@ def normalise_preview(
     if not isinstance(config, Mapping):
         problems.add("config", "must be an object")
         config = {}
-    default_region = _config_value(config, "aws:region")
 
-    kept: list[tuple[dict[str, Any], Any]] = []  # (newState, provider reference)
-    seen: set[str] = set()
-    provider_regions: dict[str, Any] = {}
+    kept: dict[str, _State] = {}
+    ops_seen: dict[str, set[str]] = {}
+    removed: dict[str, _State] = {}
+    same_shown = 0
     for index, step in enumerate(steps):
         where = f"steps[{index}]"
         if not isinstance(step, Mapping):
@@ -197,67 +414,73 @@ def normalise_preview(
             continue
         if op in SKIPPED_OPS:
             continue
+        if op in REMOVED_OPS:
+            old = _read_state(problems, where, op, step, "oldState")
+            if old is not None:
+                removed[old.urn] = old
+            continue
+        if op in REFUSED_OPS:
+            problems.add(f"{where}.op", f"{op!r} is {REFUSED_OPS[op]}")
+            continue
         if op not in INCLUDED_OPS:
-            problems.add(f"{where}.op", f"unknown operation {op!r}")
+            problems.add(f"{where}.op", f"unknown operation {op!r}: the check cannot judge it")
             continue
-        state = step.get("newState")
-        if not isinstance(state, Mapping):
-            problems.add(f"{where}.newState", f"missing (required for op {op!r})")
+        state = _read_state(problems, where, op, step, "newState")
+        if state is None:
             continue
-        resource_type = state.get("type")
-        if not isinstance(resource_type, str) or not resource_type:
-            problems.add(f"{where}.newState.type", "missing")
+        same_shown += op == "same"
+        previous = kept.get(state.urn)
+        if previous is None:
+            kept[state.urn] = state
+            ops_seen[state.urn] = {op}
             continue
-        urn = state.get("urn") or step.get("urn")
-        if not isinstance(urn, str) or not urn:
-            problems.add(f"{where}.newState.urn", "missing")
-            continue
-        inputs = state.get("inputs")
-        if inputs is not None and not isinstance(inputs, Mapping | str):
-            problems.add(f"{where}.newState.inputs", "must be an object")
-            continue
-        if urn in seen:
-            continue
-        seen.add(urn)
-        if resource_type.startswith("pulumi:providers:") and isinstance(inputs, Mapping):
-            provider_regions[urn] = inputs.get("region")
-        kept.append((dict(state, urn=urn), state.get("provider") or step.get("provider")))
+        ops_seen[state.urn].add(op)
+        if not ops_seen[state.urn] <= REPLACEMENT_OPS or previous.inputs != state.inputs:
+            problems.add(
+                f"{where}.newState.urn",
+                f"{state.urn} already appears in an earlier step with another state",
+            )
+    for urn in removed.keys() & kept.keys():
+        problems.add("steps", f"{urn} is both deleted and kept")
     problems.raise_if_any()
 
-    resources = []
-    for state, provider_ref in kept:
-        urn = state["urn"]
-        resource_type = state["type"]
-        inputs = state.get("inputs")
-        if inputs is None:
-            inputs = {}
-        own = inputs.get("region") if isinstance(inputs, Mapping) else None
-        if resource_type.startswith("kubernetes:"):
-            region = _k8s_region(inputs)
-        elif own is not None:
-            region = own
-        else:
-            if resource_type.startswith("pulumi:providers:"):
-                region = None
-            else:
-                p_urn = provider_urn(provider_ref)
-                region = provider_regions.get(p_urn) if p_urn else None
-            if region is None and _is_aws_type(resource_type):
-                region = default_region
-        parent = state.get("parent") or None
-        resources.append(
-            {
-                "urn": urn,
-                "type": resource_type,
-                "name": urn_name(urn),
-                "region": region,
-                "inputs": inputs,
-                "parent": parent,
-            }
-        )
+    regions = _Regions({**removed, **kept}, _config_value(config, "aws:region"))
+    resources = [
+        {
+            "urn": s.urn,
+            "type": s.type,
+            "name": urn_name(s.urn),
+            "region": regions.of(s.urn),
+            "inputs": s.inputs,
+            "parent": s.parent,
+            "op": s.op,
+            "provider": s.provider,
+            "dependencies": s.dependencies,
+            "propertyDependencies": s.property_dependencies,
+        }
+        for s in kept.values()
+    ]
+    gone = [
+        {"urn": s.urn, "type": s.type, "name": urn_name(s.urn), "region": regions.of(s.urn)}
+        for s in removed.values()
+    ]
+    complete, hidden = _completeness(doc, same_shown)
     if stack_name is None:
         stack_name = next((s for r in resources if (s := urn_stack(r["urn"]))), None)
-    return {"resources": resources, "stack": {"name": stack_name, "source": "preview"}}
+    return PlanInput(
+        {
+            "format": INPUT_FORMAT,
+            "resources": resources,
+            "removed": gone,
+            "stack": {
+                "name": stack_name,
+                "source": "preview",
+                "complete": complete,
+                "hidden": hidden,
+            },
+        },
+        locations={s.urn: s.location for s in kept.values() if s.location is not None},
+    )
 
 
 def read_json(path: Path) -> Any:
@@ -283,8 +506,9 @@ def read_json(path: Path) -> Any:
 def load_preview(path: Path, display: str | None = None) -> PlanInput:
     """Read and normalise a `pulumi preview --json` file."""
     name = display or str(path)
-    doc = read_json(path)
-    return PlanInput(normalise_preview(doc, source=name), primary=Location(name))
+    plan = normalise_preview(read_json(path), source=name)
+    plan.primary = Location(name)
+    return plan
 
 
 # ---------------------------------------------------------------------------------------------
@@ -400,7 +624,12 @@ def normalise_manifests(paths: Iterable[Path], root: Path | None = None) -> Plan
         )
     first_file = next(iter(locations.values()), None)
     return PlanInput(
-        {"resources": resources, "stack": {"name": None, "source": "manifests"}},
+        {
+            "format": INPUT_FORMAT,
+            "resources": resources,
+            "removed": [],
+            "stack": {"name": None, "source": "manifests", "complete": True, "hidden": 0},
+        },
         locations=locations,
         primary=Location(first_file.path) if first_file is not None else None,
     )
@@ -445,9 +674,8 @@ def merge(preview: PlanInput | None, manifests: PlanInput | None) -> PlanInput:
         if only is None:
             raise BurstError("nothing to check: give --preview, --stack or --manifests")
         return only
-    resources = preview.resources + manifests.resources
     return PlanInput(
-        {"resources": resources, "stack": dict(preview.document["stack"])},
+        {**preview.document, "resources": preview.resources + manifests.resources},
         locations={**preview.locations, **manifests.locations},
         primary=preview.primary,
     )

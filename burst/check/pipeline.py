@@ -77,11 +77,9 @@ def plan_stack_input(stack: str, root: Path) -> normalise.PlanInput:
         raise BurstError(
             f"Pulumi.{stack}.yaml: planning stack {stack!r} failed: {type(error).__name__}: {error}"
         ) from None
-    config_file = f"Pulumi.{stack}.yaml"
-    return normalise.PlanInput(
-        normalise.normalise_preview(doc, source=f"stack {stack}", stack_name=stack),
-        primary=Location(config_file),
-    )
+    plan = normalise.normalise_preview(doc, source=f"stack {stack}", stack_name=stack)
+    plan.primary = Location(f"Pulumi.{stack}.yaml")
+    return plan
 
 
 def run_check(options: CheckOptions) -> CheckReport:
@@ -121,8 +119,13 @@ def run_check(options: CheckOptions) -> CheckReport:
         checkov_findings = checkov_future.result() if checkov_future is not None else []
 
     findings = evaluation.findings
+    by_id = {rule.id: rule for rule in rules}
     for finding in findings:
         finding.location = plan.locations.get(finding.resource)
+        rule = by_id.get(finding.rule)
+        if rule is not None:  # the shared unknown mechanism leaves the rule's texts to us
+            finding.title = finding.title or rule.title
+            finding.remediation = finding.remediation or rule.remediation
     findings = apply_waivers([*findings, *checkov_findings], waivers, options.today)
     return CheckReport(
         findings=findings,
@@ -132,6 +135,8 @@ def run_check(options: CheckOptions) -> CheckReport:
         else rules,
         packages=evaluation.packages,
         primary_location=plan.primary,
+        undecided=evaluation.undecided,
+        hidden=int(plan.stack.get("hidden") or 0),
     )
 
 

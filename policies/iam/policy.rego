@@ -7,6 +7,26 @@ package burst.iam
 
 import data.burst.lib
 
+# Input paths each rule judges its subjects on (see burst.main: a wholly unknown value there
+# makes the rule's verdict unknown).
+reads := {
+	"iam.session_too_long": {"aws:iam/role:Role": [["maxSessionDuration"]]},
+	"iam.trust_open": {"aws:iam/role:Role": [["assumeRolePolicy"]]},
+	"iam.long_lived_credentials": {},
+	"iam.wildcard_admin": {
+		"aws:iam/role:Role": [["inlinePolicies"], ["managedPolicyArns"]],
+		"aws:iam/policy:Policy": [["policy"]],
+		"aws:iam/rolePolicy:RolePolicy": [["policy"]],
+		"aws:iam/userPolicy:UserPolicy": [["policy"]],
+		"aws:iam/groupPolicy:GroupPolicy": [["policy"]],
+	},
+	# Any value, known or not, is a boundary: only a wholly unknown inputs hides whether one is set.
+	"iam.missing_permissions_boundary": {"aws:iam/role:Role": [[]]},
+}
+
+# Rules that need the whole stack (none here: every IAM rule judges one resource).
+estate := {}
+
 roles := lib.of_type("aws:iam/role:Role")
 
 # METADATA

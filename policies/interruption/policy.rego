@@ -8,6 +8,17 @@ package burst.interruption
 
 import data.burst.lib
 
+# Input paths each rule judges its subjects on (see burst.main).
+reads := {"interruption.missing_path": {"kubernetes:karpenter.sh:NodePool": [["spec", "template", "spec", "requirements"]]}}
+
+# Rules that need the whole stack, and the types a partial preview must not show or delete.
+estate := {"interruption.missing_path": {
+	"kubernetes:karpenter.sh:NodePool",
+	"aws:sqs/queue:Queue",
+	"aws:cloudwatch/eventRule:EventRule",
+	"aws:cloudwatch/eventTarget:EventTarget",
+}}
+
 # The exact event patterns Karpenter's interruption controller parses.
 patterns := [
 	{"source": ["aws.health"], "detail-type": ["AWS Health Event"]},
@@ -69,20 +80,6 @@ _default_bus(bus) if {
 	endswith(bus, ":event-bus/default")
 }
 
-_rule_entries := [[name, _region_or_blank(rule), i] |
-	some rule in active_rules
-	name := lib.inputs(rule).name
-	_known_string(name)
-	i := _pattern_index(rule)
-]
-
-# rule_index[name] is the set of [region, pattern index] of the event rules with that name.
-rule_index := {name: entries |
-	some entry in _rule_entries
-	name := entry[0]
-	entries := {[e[1], e[2]] | some e in _rule_entries; e[0] == name}
-}
-
 _region_or_blank(r) := region if {
 	region := lib.region(r)
 	_known_string(region)
@@ -103,16 +100,54 @@ _sqs_arn(arn) := [parts[3], parts[5]] if {
 	parts[2] == "sqs"
 }
 
-# [region, queue name, pattern index] delivered by an event target to a queue in the plan.
-covered contains [queue_region, queue_name, i] if {
-	some t in event_targets
-	[queue_region, queue_name] := _sqs_arn(lib.inputs(t).arn)
-	some qr in object.get(queue_regions, queue_name, set())
-	_same_region(qr, queue_region)
-	some [rule_region, i] in object.get(rule_index, lib.inputs(t).rule, set())
-	_same_region(rule_region, queue_region)
-	_same_region(rule_region, _region_or_blank(t))
+# Queues an event target delivers to: the queues its `arn` was computed from (the engine's
+# dependency record), else the queue whose name and region its ARN names.
+_target_queues(t) := qs if {
+	qs := [q | some q in queues; q.urn in lib.property_sources(t, "arn")]
+	count(qs) > 0
+} else := [q |
+	[region, name] := _sqs_arn(lib.inputs(t).arn)
+	some q in queues
+	lib.inputs(q).name == name
+	_same_region(_region_or_blank(q), region)
+]
+
+# Active rules an event target belongs to: by its dependency record, else by rule name.
+_target_rules(t) := rs if {
+	rs := [rule | some rule in active_rules; rule.urn in lib.property_sources(t, "rule")]
+	count(rs) > 0
+} else := [rule |
+	name := lib.inputs(t).rule
+	_known_string(name)
+	some rule in active_rules
+	lib.inputs(rule).name == name
+]
+
+# True if the target's link (arn or rule) is neither known nor recorded as a dependency.
+_link_unknown(t, key) if {
+	lib.is_unknown(object.get(lib.inputs(t), key, null))
+	count(lib.property_sources(t, key)) == 0
 }
+
+# [region, queue URN, pattern index] delivered by an event target to a queue in the plan.
+covered contains [_first_known([_region_or_blank(q), _arn_region(t), _region_or_blank(rule), _region_or_blank(t)]), q.urn, i] if {
+	some t in event_targets
+	some q in _target_queues(t)
+	some rule in _target_rules(t)
+	i := _pattern_index(rule)
+	_same_region(_region_or_blank(rule), _region_or_blank(q))
+	_same_region(_region_or_blank(rule), _region_or_blank(t))
+}
+
+_arn_region(t) := _sqs_arn(lib.inputs(t).arn)[0] if {
+	_sqs_arn(lib.inputs(t).arn)
+} else := ""
+
+# The first known region of a list ("" if none is known).
+_first_known(regions) := known[0] if {
+	known := [r | some r in regions; r != ""]
+	count(known) > 0
+} else := ""
 
 _covered_entries := [[concat("|", [region, queue_name]), region, i] | some [region, queue_name, i] in covered]
 
@@ -136,11 +171,11 @@ covered_by_region := {region: indexes |
 	indexes := {i | some e in _covered_entries; e[1] == region; i := e[2]}
 }
 
-# [region, pattern index] that a target with an unknown queue ARN may deliver (its rule is known).
-maybe_covered contains [_region_or_blank(t), i] if {
+# [region, pattern index] that a target whose queue is not known may deliver (its rule is known).
+maybe_covered contains [_region_or_blank(t), _pattern_index(rule)] if {
 	some t in event_targets
-	lib.is_unknown(object.get(lib.inputs(t), "arn", null))
-	some [_, i] in object.get(rule_index, lib.inputs(t).rule, set())
+	_link_unknown(t, "arn")
+	some rule in _target_rules(t)
 }
 
 # Regions ("" = any) with a queue, rule or target whose unknown values may complete any pattern.
@@ -156,7 +191,7 @@ unknown_regions contains _region_or_blank(rule) if {
 
 unknown_regions contains _region_or_blank(t) if {
 	some t in event_targets
-	lib.is_unknown(object.get(lib.inputs(t), "rule", null))
+	_link_unknown(t, "rule")
 }
 
 _rule_unknown(rule) if lib.is_unknown(object.get(lib.inputs(rule), "name", null))

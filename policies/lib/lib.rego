@@ -77,11 +77,37 @@ message_for("unknown", message) := sprintf("possible violation, depends on a val
 # Resource indexes (linear: each is built once per evaluation)
 # ---------------------------------------------------------------------------------------------
 
+# The marker of a normalised policy input (burst.check.normalise.INPUT_FORMAT).
+input_format := "burst.policy-input/v1"
+
+normalised if input.format == input_format
+
 resources := input.resources if {
+	normalised
 	is_array(input.resources)
 } else := []
 
+# Resources the update deletes ({urn, type, name, region}): gone for every rule.
+removed := input.removed if {
+	normalised
+	is_array(input.removed)
+} else := []
+
 stack_source := object.get(object.get(input, "stack", {}), "source", "preview")
+
+# True only when the input shows every resource of the stack (a preview with --show-sames, an
+# offline plan, or manifests). Absent means incomplete: fail closed.
+complete := object.get(input, ["stack", "complete"], false) == true
+
+# True if the value at path (a list of keys) in the resource's inputs, or any value on the way
+# to it (the whole inputs included), is unknown or secret: the rule cannot see what it reads.
+unknown_at(r, path) if {
+	some n in numbers.range(0, count(path))
+	is_unknown(object.get(r, array.concat(["inputs"], array.slice(path, 0, n)), null))
+}
+
+# URNs a resource's input key was computed from (the engine's propertyDependencies), else [].
+property_sources(r, key) := object.get(r, ["propertyDependencies", key], [])
 
 # Kubernetes types lose their version ("kubernetes:karpenter.sh/v1:NodePool" becomes
 # "kubernetes:karpenter.sh:NodePool"), so a rule matches every served version of a kind.
@@ -319,3 +345,9 @@ meta_value(metas, kind, key) := [v |
 	some obj in metas
 	v := as_object(object.get(obj, ["metadata", kind], {}))[key]
 ]
+
+# The resource name at the end of a URN (names may themselves contain "::").
+urn_name(urn) := concat("::", array.slice(parts, 3, count(parts))) if {
+	parts := split(urn, "::")
+	count(parts) > 3
+} else := urn

@@ -20,9 +20,12 @@ res_in(type, name, inputs, region) := {
 urn(type, name) := sprintf("urn:pulumi:test::burst::%s::%s", [type, name])
 
 # A preview plan and a manifests-only plan.
-plan(resources) := {"resources": resources, "stack": {"name": "test", "source": "preview"}}
+plan(resources) := {"format": "burst.policy-input/v1", "resources": resources, "stack": {"name": "test", "source": "preview", "complete": true}}
 
-manifests(resources) := {"resources": resources, "stack": {"name": "test", "source": "manifests"}}
+manifests(resources) := {"format": "burst.policy-input/v1", "resources": resources, "stack": {"name": "test", "source": "manifests", "complete": true}}
+
+# A preview that leaves unchanged resources out (no --show-sames), and one that also deletes some.
+partial(resources, removed) := {"format": "burst.policy-input/v1", "resources": resources, "removed": removed, "stack": {"name": "test", "source": "preview", "complete": false, "hidden": 10}}
 
 # Severities with which a rule fired in a set of findings.
 severities(findings, rule) := {f.severity | some f in findings; f.rule == rule}

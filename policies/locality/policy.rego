@@ -7,6 +7,29 @@ package burst.locality
 
 import data.burst.lib
 
+_storage_reads := {t: [["tags"], ["tagsAll"], ["region"]] |
+	some t in {
+		"aws:s3/bucket:Bucket", "aws:s3/bucketV2:BucketV2", "aws:ebs/volume:Volume",
+		"aws:ebs/snapshot:Snapshot", "aws:ebs/snapshotCopy:SnapshotCopy",
+		"aws:efs/fileSystem:FileSystem", "aws:fsx/*",
+	}
+}
+
+# Input paths each rule judges its subjects on (see burst.main).
+reads := {
+	"locality.region_not_allowed": {"aws:*": [["region"]]},
+	"locality.storage_unclassified": _storage_reads,
+	"locality.storage_region_not_allowed": _storage_reads,
+	"locality.replication_region_not_allowed": {
+		"aws:s3/bucketReplicationConfig:BucketReplicationConfig": [["bucket"], ["rules"]],
+		"aws:s3/bucket:Bucket": [["replicationConfiguration"]],
+		"aws:s3/bucketV2:BucketV2": [["replicationConfiguration"]],
+	},
+}
+
+# Rules that need the whole stack: none (a replication whose buckets are not shown is unknown).
+estate := {}
+
 classification_tag := "data-classification"
 
 # Services whose resources are global (no region to check).

@@ -7,6 +7,20 @@ package burst.network
 
 import data.burst.lib
 
+# Input paths each rule judges its subjects on (see burst.main).
+reads := {
+	"network.open_ingress": {
+		"aws:ec2/securityGroup:SecurityGroup": [["ingress"]],
+		"aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule": [["cidrIpv4"], ["cidrIpv6"]],
+		"aws:ec2/securityGroupRule:SecurityGroupRule": [["type"], ["cidrBlocks"], ["ipv6CidrBlocks"]],
+	},
+	"network.public_subnet": {"aws:ec2/subnet:Subnet": [["mapPublicIpOnLaunch"]]},
+	"network.internet_egress": {"aws:ec2/natGateway:NatGateway": [["connectivityType"]]},
+	"network.public_ip_nodeclass": {"kubernetes:karpenter.k8s.aws:EC2NodeClass": [["spec", "associatePublicIPAddress"]]},
+}
+
+estate := {}
+
 open_cidrs := {"0.0.0.0/0", "::/0"}
 
 # "yes" if one of the CIDR values is open to the internet, "unknown" if that depends on unknowns.

@@ -8,6 +8,30 @@ package burst.quotas
 
 import data.burst.lib
 
+_team_label := ["metadata", "labels", "team"]
+
+# Input paths each rule judges its subjects on (see burst.main).
+reads := {
+	"quotas.nodepool_without_limits": {"kubernetes:karpenter.sh:NodePool": [["spec", "limits"], ["spec", "replicas"]]},
+	"quotas.team_gpu_over_quota": {
+		"kubernetes:kueue.x-k8s.io:ClusterQueue": [["spec", "resourceGroups"], ["spec", "cohortName"], _team_label],
+		"kubernetes:karpenter.sh:NodePool": [["spec", "limits"], _team_label, ["spec", "template", "metadata", "labels", "team"]],
+	},
+	"quotas.unknown_team": {
+		"aws:*": [["tags", "team"], ["tagsAll", "team"]],
+		"kubernetes:*": [_team_label],
+	},
+	"quotas.team_without_budget": {},
+	"quotas.budget_over_limit": {budget_type: [["limitAmount"], ["limitUnit"], ["timeUnit"], ["budgetType"], ["costFilters"], ["filterExpression"]]},
+	"quotas.budget_missing_notifications": {budget_type: [["notifications"]]},
+}
+
+# Rules that need the whole stack, and the types a partial preview must not show or delete.
+estate := {
+	"quotas.team_gpu_over_quota": {"kubernetes:kueue.x-k8s.io:ClusterQueue", "kubernetes:karpenter.sh:NodePool"},
+	"quotas.team_without_budget": {"*"},
+}
+
 gpu := "nvidia.com/gpu"
 
 budget_type := "aws:budgets/budget:Budget"

@@ -8,6 +8,28 @@ package burst.taints
 
 import data.burst.lib
 
+_pod_reads := {
+	"kubernetes:core:Pod": [["spec"], ["metadata"]],
+	"kubernetes:batch:Job": [["spec", "template"], ["metadata"]],
+	"kubernetes:batch:CronJob": [["spec", "jobTemplate"], ["metadata"]],
+	"kubernetes:apps:Deployment": [["spec", "template"], ["metadata"]],
+	"kubernetes:apps:StatefulSet": [["spec", "template"], ["metadata"]],
+	"kubernetes:jobset.x-k8s.io:JobSet": [["spec", "replicatedJobs"], ["metadata"]],
+}
+
+# Input paths each rule judges its subjects on (see burst.main).
+reads := {
+	"taints.spot_without_taint": {"kubernetes:karpenter.sh:NodePool": [["spec", "template", "spec", "requirements"], ["spec", "template", "spec", "taints"]]},
+	"taints.gpu_without_taint": {"kubernetes:karpenter.sh:NodePool": [["spec", "template", "spec", "requirements"], ["spec", "template", "spec", "taints"]]},
+	"taints.spot_not_diversified": {"kubernetes:karpenter.sh:NodePool": [["spec", "template", "spec", "requirements"]]},
+	"taints.flavor_without_spot_taint": {"kubernetes:kueue.x-k8s.io:ResourceFlavor": [["spec", "nodeLabels"], ["spec", "nodeTaints"], ["spec", "tolerations"]]},
+	"taints.spot_workload_not_interruption_ready": _pod_reads,
+	"taints.spot_workload_without_queue": _pod_reads,
+	"taints.critical_on_spot": _pod_reads,
+}
+
+estate := {}
+
 gpu_taint_key := "nvidia.com/gpu"
 
 min_types := lib.guardrails.spot.min_instance_types

@@ -1,0 +1,178 @@
+# METADATA
+# title: Report
+# description: >-
+#   The single entry point data.burst.main.report. It collects the findings of every rule set
+#   (every package data.burst.<set> that defines `findings`) in one evaluation, and applies the
+#   two mechanisms every rule shares: a rule that reads a value which is wholly unknown or secret
+#   reports unknown for that resource, and a rule that needs the whole stack is not judged on a
+#   preview that leaves resources out (it is listed in `undecided` instead).
+package burst.main
+
+import data.burst.lib
+
+# Findings of every loaded rule set, as the rules give them.
+raw contains f if {
+	some name
+	some f in data.burst[name].findings
+}
+
+# The rule-set packages that were loaded and evaluated.
+packages contains sprintf("burst.%s", [name]) if {
+	some name
+	data.burst[name].findings
+}
+
+# ---------------------------------------------------------------------------------------------
+# Unknown values: one mechanism for every rule
+# ---------------------------------------------------------------------------------------------
+
+# Every rule set declares, per rule id, the input paths its subjects are judged on:
+# reads[rule_id][type] = [path, ...], where type is a canonical type or a prefix ending in "*".
+
+_subjects(t) := lib.of_type(t) if {
+	not endswith(t, "*")
+} else := [r |
+	some c in lib.types
+	startswith(c, trim_suffix(t, "*"))
+	some r in lib.of_type(c)
+]
+
+# [rule id, URN, path] where a value the rule reads is wholly unknown or secret.
+unread contains [id, r.urn, concat(".", path)] if {
+	some name
+	some id, per_type in data.burst[name].reads
+	some t, paths in per_type
+	some r in _subjects(t)
+	some path in paths
+	lib.unknown_at(r, path)
+}
+
+_unread_pairs := {[id, urn] | some [id, urn, _] in unread}
+
+_raw_pairs := {[f.rule, f.resource] | some f in raw}
+
+_unknown_message(f) := lib.message_for("unknown", f.message) if {
+	not startswith(f.message, "possible violation")
+} else := f.message
+
+# ---------------------------------------------------------------------------------------------
+# Incomplete previews: rules that need the whole stack
+# ---------------------------------------------------------------------------------------------
+
+# Canonical types the input shows or deletes (the root stack does not count).
+touched_types contains lib.canonical_type(r.type) if {
+	some r in array.concat(lib.resources, lib.removed)
+	r.type != "pulumi:pulumi:Stack"
+}
+
+# Rules that need the whole stack and cannot be judged on this input: it leaves unchanged
+# resources out and shows or deletes a resource of a type the rule reads (estate[rule_id] is the
+# set of such types; "*" is any type).
+undecided contains id if {
+	lib.normalised
+	not lib.complete
+	some name
+	some id, types in data.burst[name].estate
+	_touches(types)
+}
+
+_touches(types) if "*" in types
+
+_touches(types) if {
+	some t in types
+	t in touched_types
+}
+
+# ---------------------------------------------------------------------------------------------
+# The report
+# ---------------------------------------------------------------------------------------------
+
+# Every finding of the report: the rules' own, turned unknown where they read an unknown value,
+# plus an unknown finding where a rule reads an unknown value and gave nothing.
+collected contains f if {
+	some f in raw
+	not f.rule in undecided
+	not _downgraded(f)
+}
+
+collected contains object.union(f, {"severity": "unknown", "message": _unknown_message(f)}) if {
+	some f in raw
+	not f.rule in undecided
+	_downgraded(f)
+}
+
+collected contains {
+	"rule": id,
+	"severity": "unknown",
+	"resource": urn,
+	"message": sprintf("possible violation, depends on a value unknown at preview: %s of %s is unknown or secret", [concat(", ", sort(paths)), lib.urn_name(urn)]),
+	"title": "",
+	"remediation": "",
+} if {
+	some [id, urn] in _unread_pairs
+	not id in undecided
+	not [id, urn] in _raw_pairs
+	paths := {p | some [i, u, p] in unread; i == id; u == urn}
+}
+
+collected contains f if some f in input_findings
+
+_downgraded(f) if {
+	f.severity != "unknown"
+	[f.rule, f.resource] in _unread_pairs
+}
+
+# METADATA
+# title: Input is not a normalised burst policy input
+# description: >-
+#   The pack judges the document `burst check` sends (format burst.policy-input/v1), not a raw
+#   `pulumi preview --json` or any other JSON: evaluated on those, every rule would see zero
+#   resources and the check would pass. This finding makes such a run fail instead.
+# custom:
+#   id: main.input_not_normalised
+#   severity: deny
+#   remediation: >-
+#     Run `burst check --preview preview.json` (it normalises the preview and evaluates this
+#     pack), or give OPA/conftest the input `burst normalise --preview preview.json` writes.
+input_findings contains lib.finding(rego.metadata.rule(), "input", "yes", msg) if {
+	not lib.normalised
+	msg := sprintf("input is not a normalised burst policy input (format %s); 0 resources were judged", [lib.input_format])
+}
+
+# Findings as a list, in OPA's (deterministic) set order; consumers sort for display.
+ordered := [f | some f in collected]
+
+# The report. Undefined (fail closed) when the guardrails data is not loaded.
+report := {
+	"findings": ordered,
+	"packages": sort([p | some p in packages]),
+	"resources": count(lib.resources),
+	"undecided": sort([id | some id in undecided]),
+	"complete": lib.complete,
+} if {
+	is_object(lib.guardrails)
+}
+
+# ---------------------------------------------------------------------------------------------
+# conftest and `opa eval` users: deny and warn messages (conftest's rule names)
+# ---------------------------------------------------------------------------------------------
+
+_message(f) := {"msg": sprintf("%s: %s: %s", [f.rule, f.resource, f.message]), "rule": f.rule, "resource": f.resource}
+
+deny contains _message(f) if {
+	some f in report.findings
+	f.severity == "deny"
+}
+
+deny contains {"msg": "burst.main: the guardrails data is not loaded at data.burst.guardrails; the check cannot be made", "rule": "main.guardrails_missing", "resource": "input"} if {
+	not is_object(lib.guardrails)
+}
+
+deny contains {"msg": sprintf("%s: needs the whole stack, but the preview leaves unchanged resources out: rerun `pulumi preview --json --show-sames`", [id]), "rule": id, "resource": "stack"} if {
+	some id in undecided
+}
+
+warn contains _message(f) if {
+	some f in report.findings
+	f.severity in {"warn", "unknown"}
+}
