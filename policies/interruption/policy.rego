@@ -184,6 +184,11 @@ unknown_regions contains _region_or_blank(q) if {
 	not _known_string(object.get(lib.inputs(q), "name", null))
 }
 
+unknown_regions contains _region_or_blank(x) if {
+	some x in array.concat(array.concat(queues, event_rules), event_targets)
+	lib.is_unknown(lib.inputs(x))
+}
+
 unknown_regions contains _region_or_blank(rule) if {
 	some rule in event_rules
 	_rule_unknown(rule)

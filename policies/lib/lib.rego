@@ -340,6 +340,14 @@ selects_spot(spec) := "unknown" if {
 	contains_unknown(object.get(spec, "nodeSelector", {}))
 } else := "no"
 
+# True if the labels or annotations (kind) of one of the objects cannot be read: the object, its
+# metadata or that map is unknown or secret.
+meta_unknown(metas, kind) if {
+	some obj in metas
+	some path in [[], ["metadata"], ["metadata", kind]]
+	is_unknown(object.get({"o": obj}, array.concat(["o"], path), null))
+}
+
 # The values of a label or annotation (kind "labels"/"annotations") on any of the objects.
 meta_value(metas, kind, key) := [v |
 	some obj in metas

@@ -206,16 +206,25 @@ resolve_bucket(ref) := {buckets[i] |
 _replications contains [r, {"ref": object.get(lib.inputs(r), "bucket", null)}, dest] if {
 	some r in lib.of_type("aws:s3/bucketReplicationConfig:BucketReplicationConfig")
 	some rule in lib.as_list(object.get(lib.inputs(r), "rules", []))
-	dest := object.get(rule, ["destination", "bucket"], null)
+	dest := _destination(rule)
 }
+
+# The destination bucket of a replication rule; unknown when the rule itself is.
+_destination(rule) := object.get(rule, ["destination", "bucket"], null) if {
+	is_object(rule)
+} else := lib.unknown_sentinel
 
 # Legacy inline replication on the bucket resource itself.
 _replications contains [r, {"bucket": r}, dest] if {
 	some r in buckets
 	some cfg in lib.as_list(object.get(lib.inputs(r), "replicationConfiguration", []))
-	some rule in lib.as_list(object.get(cfg, "rules", []))
-	dest := object.get(rule, ["destination", "bucket"], null)
+	some rule in lib.as_list(_config_rules(cfg))
+	dest := _destination(rule)
 }
+
+_config_rules(cfg) := object.get(cfg, "rules", []) if {
+	is_object(cfg)
+} else := [lib.unknown_sentinel]
 
 # Classes of the source bucket; empty if it cannot be resolved or is unclassified.
 _source_classes(src) := {c | c := classification(src.bucket)} if {

@@ -37,13 +37,18 @@ _subjects(t) := lib.of_type(t) if {
 	some r in lib.of_type(c)
 ]
 
-# [rule id, URN, path] where a value the rule reads is wholly unknown or secret.
-unread contains [id, r.urn, concat(".", path)] if {
+_reads contains [id, r, path] if {
 	some name
 	some id, per_type in data.burst[name].reads
 	some t, paths in per_type
 	some r in _subjects(t)
 	some path in paths
+}
+
+# [rule id, URN, path] where a value the rule reads is wholly unknown or secret (or something on
+# the way to it is): the rule cannot see the value at all.
+unread contains [id, r.urn, concat(".", path)] if {
+	some [id, r, path] in _reads
 	lib.unknown_at(r, path)
 }
 
@@ -87,8 +92,9 @@ _touches(types) if {
 # The report
 # ---------------------------------------------------------------------------------------------
 
-# Every finding of the report: the rules' own, turned unknown where they read an unknown value,
-# plus an unknown finding where a rule reads an unknown value and gave nothing.
+# Every finding of the report: the rules' own, turned unknown where they read a wholly unknown
+# value, plus an unknown finding where a rule reads such a value and gave nothing. Below that
+# level (one unknown element or leaf) the rules' own tri-state logic decides.
 collected contains f if {
 	some f in raw
 	not f.rule in undecided

@@ -33,13 +33,18 @@ _open_state(values) := "yes" if {
 } else := "no"
 
 # Ingress sources per security group shape: [[description, [cidr values]]].
-_ingress(r) := [[sprintf("ingress rule %d", [i]), [object.get(rule, "cidrBlocks", []), object.get(rule, "ipv6CidrBlocks", [])]] |
+_ingress(r) := [[sprintf("ingress rule %d", [i]), _rule_cidrs(rule)] |
 	some i, rule in lib.as_list(ingress)
 ] if {
 	r.type == "aws:ec2/securityGroup:SecurityGroup"
 	ingress := object.get(lib.inputs(r), "ingress", [])
 	not lib.is_unknown(ingress)
 }
+
+# The CIDR values of an inline ingress rule; unknown when the rule itself is.
+_rule_cidrs(rule) := [object.get(rule, "cidrBlocks", []), object.get(rule, "ipv6CidrBlocks", [])] if {
+	is_object(rule)
+} else := [lib.unknown_sentinel]
 
 _ingress(r) := [["ingress", [lib.unknown_sentinel]]] if {
 	r.type == "aws:ec2/securityGroup:SecurityGroup"

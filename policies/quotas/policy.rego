@@ -147,19 +147,26 @@ _any(xs) := false if not true in xs
 team_totals[team] := {
 	"ClusterQueue": sum([c.amount | some c in cs; c.kind == "ClusterQueue"]),
 	"NodePool": sum([c.amount | some c in cs; c.kind == "NodePool"]),
-	"unknown": _any([c.unknown | some c in cs]),
+	"unknown": _any(array.concat([c.unknown | some c in cs], [_team_unknown_source])),
 	"unbounded": _any([c.unbounded | some c in cs]),
 } if {
 	some team, _ in lib.guardrails.teams
 	cs := [c | some c in contributions; c.team == team]
 }
 
-_gpu_state(c, totals, quota) := "yes" if {
+# True if a ClusterQueue or NodePool may belong to any team: its team label cannot be read.
+_team_unknown_source if {
+	some r in array.concat(cluster_queues, lib.nodepools)
+	some path in [["metadata", "labels", "team"], ["spec", "template", "metadata", "labels", "team"]]
+	lib.unknown_at(r, path)
+} else := false
+
+_gpu_state(totals, quota) := "yes" if {
 	totals.unbounded
 } else := "yes" if {
 	totals.ClusterQueue + totals.NodePool > quota
 } else := "unknown" if {
-	c.unknown
+	totals.unknown
 }
 
 # METADATA
@@ -181,7 +188,7 @@ findings contains lib.finding(rego.metadata.rule(), c.urn, state, msg) if {
 	quota := lib.guardrails.teams[c.team].gpu_quota
 	totals := team_totals[c.team]
 	_contributes(c)
-	state := _gpu_state(c, totals, quota)
+	state := _gpu_state(totals, quota)
 	msg := _gpu_message(c.team, totals, quota)
 }
 
@@ -269,6 +276,8 @@ budget_teams(b) := {t |
 	some t in lib.as_list(object.get(tag, "values", []))
 }
 
+_scope_unknown(b) if lib.is_unknown(lib.inputs(b))
+
 _scope_unknown(b) if lib.contains_unknown(object.get(lib.inputs(b), "costFilters", []))
 
 _scope_unknown(b) if lib.contains_unknown(object.get(lib.inputs(b), "filterExpression", {}))
@@ -311,10 +320,34 @@ owning_teams := {team: n |
 #     a MONTHLY limit within the team's monthly_budget_usd and ACTUAL and FORECASTED alerts.
 findings contains lib.finding(rego.metadata.rule(), "stack", state, msg) if {
 	lib.stack_source == "preview"
+	some [state, msg] in _budget_verdicts
+}
+
+_budget_verdicts contains [_budget_state, msg] if {
 	some team, n in owning_teams
 	not team in covered_teams
-	state := _budget_state
 	msg := sprintf("team %s owns %d resources but no AWS Budget is scoped to it", [team, n])
+}
+
+# A resource whose team cannot be read may belong to a team that has no budget.
+_budget_verdicts contains ["unknown", msg] if {
+	_unknown_owner
+	uncovered := sort([t | some t, _ in lib.guardrails.teams; not t in covered_teams])
+	count(uncovered) > 0
+	msg := sprintf("a resource's team is unknown at preview; teams without an AWS Budget: %v", [uncovered])
+}
+
+_team_paths := {
+	"aws": [["tags", "team"], ["tagsAll", "team"]],
+	"kubernetes": [["metadata", "labels", "team"], ["spec", "template", "metadata", "labels", "team"]],
+}
+
+_unknown_owner if {
+	some type in lib.raw_types
+	type != budget_type
+	some r in lib.by_raw_type[type]
+	some path in object.get(_team_paths, split(type, ":")[0], [])
+	lib.unknown_at(r, path)
 }
 
 _budget_state := "unknown" if {
@@ -348,7 +381,18 @@ _budget_limit_state(amount, unit, cap) := "unknown" if {
 #   remediation: >-
 #     Lower limit_amount to the team's monthly_budget_usd (converted to the budget's time unit),
 #     or raise the team's budget in policies/data/guardrails.yaml after approval.
-findings contains lib.finding(rego.metadata.rule(), b.urn, state, msg) if {
+findings contains lib.finding(rego.metadata.rule(), urn, state, msg) if {
+	some [urn, state, msg] in _limit_verdicts
+}
+
+_limit_verdicts contains [b.urn, "unknown", msg] if {
+	some b in budgets
+	count(budget_teams(b)) == 0
+	_scope_unknown(b)
+	msg := sprintf("budget %s: the teams it is scoped to are unknown at preview", [b.name])
+}
+
+_limit_verdicts contains [b.urn, state, msg] if {
 	some b in budgets
 	teams := budget_teams(b)
 	count(teams) > 0

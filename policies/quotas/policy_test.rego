@@ -133,7 +133,10 @@ test_gpu_quantity_suffix if {
 test_gpu_unknown_quantity if {
 	fs := findings([cluster_queue("ml", "ml", t.unknown, 0), nodepool("ml-gpu", "ml", {"nvidia.com/gpu": 8})])
 	found := t.of_rule(fs, "quotas.team_gpu_over_quota")
-	{[f.resource, f.severity] | some f in found} == {[t.urn("kubernetes:kueue.x-k8s.io/v1beta2:ClusterQueue", "ml"), "unknown"]}
+	{[f.resource, f.severity] | some f in found} == {
+		[t.urn("kubernetes:kueue.x-k8s.io/v1beta2:ClusterQueue", "ml"), "unknown"],
+		[t.urn("kubernetes:karpenter.sh/v1:NodePool", "ml-gpu"), "unknown"],
+	}
 }
 
 test_gpu_unknown_quantity_but_known_excess_denied if {

@@ -8,12 +8,17 @@ package burst.taints
 
 import data.burst.lib
 
+_template := ["spec", "template"]
+
+_cron_template := ["spec", "jobTemplate", "spec", "template"]
+
+# The pod spec and metadata of each workload kind, and the workload's own metadata.
 _pod_reads := {
 	"kubernetes:core:Pod": [["spec"], ["metadata"]],
-	"kubernetes:batch:Job": [["spec", "template"], ["metadata"]],
-	"kubernetes:batch:CronJob": [["spec", "jobTemplate"], ["metadata"]],
-	"kubernetes:apps:Deployment": [["spec", "template"], ["metadata"]],
-	"kubernetes:apps:StatefulSet": [["spec", "template"], ["metadata"]],
+	"kubernetes:batch:Job": [_template, array.concat(_template, ["spec"]), array.concat(_template, ["metadata"]), ["metadata"]],
+	"kubernetes:batch:CronJob": [_cron_template, array.concat(_cron_template, ["spec"]), array.concat(_cron_template, ["metadata"]), ["spec", "jobTemplate", "metadata"], ["metadata"]],
+	"kubernetes:apps:Deployment": [_template, array.concat(_template, ["spec"]), array.concat(_template, ["metadata"]), ["metadata"]],
+	"kubernetes:apps:StatefulSet": [_template, array.concat(_template, ["spec"]), array.concat(_template, ["metadata"]), ["metadata"]],
 	"kubernetes:jobset.x-k8s.io:JobSet": [["spec", "replicatedJobs"], ["metadata"]],
 }
 
@@ -160,8 +165,17 @@ _diversification(np) := ["unknown", "requirements are unknown"] if {
 } else := ["unknown", "instance requirements are unknown"] if {
 	some q in lib.requirements(np)
 	lib.contains_unknown(q)
-	object.get(q, "key", lib.unknown_sentinel) in {_instance_type_key, _family_key, lib.unknown_sentinel}
+	_maybe_instance_key(_key(q))
 } else := ["no", ""]
+
+# The key of a requirement; unknown when the requirement itself is.
+_key(q) := object.get(q, "key", lib.unknown_sentinel) if {
+	is_object(q)
+} else := lib.unknown_sentinel
+
+_maybe_instance_key(key) if key in {_instance_type_key, _family_key}
+
+_maybe_instance_key(key) if lib.is_unknown(key)
 
 # METADATA
 # title: Spot NodePool not diversified
@@ -257,14 +271,26 @@ _grace(spec) := ["unknown", []] if {
 _annotation(tpl) := ["no", []] if {
 	some v in lib.meta_value(tpl.metas, "annotations", checkpoint_annotation)
 	v != ""
+} else := ["unknown", []] if {
+	lib.meta_unknown(tpl.metas, "annotations")
 } else := ["yes", [sprintf("annotation %s", [checkpoint_annotation])]]
 
 _prestop(spec) := ["unknown", []] if {
 	lib.is_unknown(object.get(spec, "containers", []))
 } else := ["yes", ["a preStop hook on every container"]] if {
 	some c in object.get(spec, "containers", [])
+	not _prestop_unknown(c)
 	not c.lifecycle.preStop
+} else := ["unknown", []] if {
+	some c in object.get(spec, "containers", [])
+	_prestop_unknown(c)
 } else := ["no", []]
+
+# True if whether the container has a preStop hook is unknown (it, or its lifecycle, is).
+_prestop_unknown(c) if {
+	some path in [[], ["lifecycle"], ["lifecycle", "preStop"]]
+	lib.is_unknown(object.get({"c": c}, array.concat(["c"], path), null))
+}
 
 # [state, missing items] of a pod template's interruption readiness ("yes" = not ready).
 _not_ready(tpl) := [state, missing] if {
@@ -326,6 +352,8 @@ findings contains lib.finding(rego.metadata.rule(), w.urn, state, msg) if {
 _queue_missing(tpl) := "no" if {
 	some v in lib.meta_value(tpl.metas, "labels", queue_label)
 	v != ""
+} else := "unknown" if {
+	lib.meta_unknown(tpl.metas, "labels")
 } else := "yes"
 
 _critical_name(v) if {
