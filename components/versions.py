@@ -13,6 +13,9 @@ KUEUE_VERSION = "0.19.2"
 OPA_VERSION = "1.22.2"
 """Open Policy Agent release used to evaluate the policy pack."""
 
+CONFTEST_VERSION = "0.71.1"
+"""conftest release the pack is tested with (its `package main` entry point)."""
+
 CHECKOV_VERSION = "3.3.30"
 """checkov release, installed in its own virtualenv (`.venv-checkov`)."""
 

@@ -2,6 +2,7 @@
 # Installs everything the project needs, idempotently and offline-friendly:
 #   .venv            Python 3.11 with the package and its dev tools
 #   .tools/bin/opa   pinned OPA (or a matching `opa` already on PATH)
+#   .tools/bin/conftest  pinned conftest, to test the pack the way the ecosystem runs it
 #   .venv-checkov    checkov in its own virtualenv (its pins conflict with pulumi)
 #   .tools/crds      Karpenter and Kueue CRD schemas from the Go module proxy
 # Fast when everything is already in place.
@@ -13,6 +14,7 @@ OPA_VERSION=$(pin OPA_VERSION)
 KARPENTER_VERSION=$(pin KARPENTER_VERSION)
 KUEUE_VERSION=$(pin KUEUE_VERSION)
 CHECKOV_VERSION=$(pin CHECKOV_VERSION)
+CONFTEST_VERSION=$(pin CONFTEST_VERSION)
 PYTHON=${PYTHON:-python3.11}
 mkdir -p .tools/bin .tools/crds
 
@@ -39,6 +41,14 @@ if ! stamp_ok .tools/opa-stamp "$OPA_VERSION"; then
   fi
   .tools/bin/opa version | grep -q "^Version: ${OPA_VERSION}$"
   echo "$OPA_VERSION" > .tools/opa-stamp
+fi
+
+# 2b. conftest, built like OPA (about 90 s cold, nothing when the stamp matches).
+if ! stamp_ok .tools/conftest-stamp "$CONFTEST_VERSION"; then
+  echo "setup: building conftest v${CONFTEST_VERSION} with go install" >&2
+  GOBIN="$ROOT/.tools/bin" CGO_ENABLED=0 GOFLAGS=-mod=mod \
+    go install "github.com/open-policy-agent/conftest@v${CONFTEST_VERSION}"
+  echo "$CONFTEST_VERSION" > .tools/conftest-stamp
 fi
 
 # 3. checkov in its own virtualenv, used as a CLI only.

@@ -109,8 +109,16 @@ def run_check(options: CheckOptions) -> CheckReport:
     with ThreadPoolExecutor(max_workers=1) as pool:
         with opa:  # the local server compiles the pack while the input is read
             plan = load_plan(options)
-            if not any(r["type"] != "pulumi:pulumi:Stack" for r in plan.resources):
-                raise BurstError("nothing to check: the inputs hold no resources")
+            if not any(r["type"] != "pulumi:pulumi:Stack" for r in plan.resources) and not (
+                plan.document.get("removed")
+            ):
+                hidden = plan.stack.get("hidden") or 0
+                raise BurstError(
+                    f"nothing to check: the preview shows no resources but leaves {hidden} "
+                    "unchanged ones out: rerun `pulumi preview --json --show-sames`"
+                    if hidden
+                    else "nothing to check: the inputs hold no resources"
+                )
             if not options.skip_checkov:
                 checkov_future = pool.submit(
                     run_checkov, plan.resources, options.root, plan.locations, plan.primary, checkov

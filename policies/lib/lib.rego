@@ -12,6 +12,9 @@ package burst.lib
 # Guardrails data (policies/data/guardrails.yaml), mounted at data.burst.guardrails.
 guardrails := data.burst.guardrails
 
+# True when the guardrails are loaded (a rule, so that `not guardrails_loaded` holds when absent).
+guardrails_loaded if is_object(data.burst.guardrails)
+
 # Pulumi's unknown-output sentinel and the placeholder for secret values.
 unknown_sentinel := "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
 

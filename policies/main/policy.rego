@@ -156,7 +156,7 @@ report := {
 	"undecided": sort([id | some id in undecided]),
 	"complete": lib.complete,
 } if {
-	is_object(lib.guardrails)
+	lib.guardrails_loaded
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -171,7 +171,7 @@ deny contains _message(f) if {
 }
 
 deny contains {"msg": "burst.main: the guardrails data is not loaded at data.burst.guardrails; the check cannot be made", "rule": "main.guardrails_missing", "resource": "input"} if {
-	not is_object(lib.guardrails)
+	not lib.guardrails_loaded
 }
 
 deny contains {"msg": sprintf("%s: needs the whole stack, but the preview leaves unchanged resources out: rerun `pulumi preview --json --show-sames`", [id]), "rule": id, "resource": "stack"} if {
