@@ -29,7 +29,7 @@ def prepare(plan: Path, guardrails: Path, input_out: Path, data_out: Path) -> di
     document = read_json(plan)
     read_s = time.perf_counter() - start
     start = time.perf_counter()
-    normalised = normalise_preview(document, source=str(plan))
+    normalised = normalise_preview(document, source=str(plan)).document
     normalise_s = time.perf_counter() - start
     start = time.perf_counter()
     body = orjson.dumps({"input": normalised})
