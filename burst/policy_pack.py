@@ -176,9 +176,10 @@ findings' messages start with "possible violation, depends on a value unknown at
 
 ## Incomplete previews
 
-`pulumi preview --json` leaves unchanged resources out unless `--show-sames`. Rules that need the
-whole stack declare it (`estate`: the rule id and the types that matter to it). On an input with
-`stack.complete` false that shows or deletes such a type, the rule is not judged: it is listed in
+`pulumi preview --json` leaves unchanged resources out unless `--show-sames`. A rule set whose
+rules need the whole stack says when the shown part is not enough (`partial_undecided`: e.g.
+`interruption.missing_path` as soon as a NodePool, queue, event rule or target is shown or
+deleted). On an input with `stack.complete` false such a rule is not judged: it is listed in
 `undecided`, `burst check` exits 2 saying to rerun with `--show-sames`, and conftest gets a deny.
 Resource-local rules still run.
 

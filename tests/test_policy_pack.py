@@ -367,3 +367,45 @@ def test_malformed_plans_never_break_the_report(opa: Path, tmp_path: Path) -> No
     assert set(reports) == set(documents)
     for report in reports.values():
         assert all(f["severity"] in ("deny", "warn", "unknown") for f in report["findings"])
+
+
+def _eval(opa: Path, query: str) -> Any:
+    result = run(
+        [str(opa), "eval", *policy_pack.opa_eval_args(POLICIES), "--format", "json", query]
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    return json.loads(result.stdout)["result"][0]["expressions"][0]["value"]
+
+
+def test_every_rule_declares_what_it_reads(opa: Path, rules: list[RuleInfo]) -> None:
+    """The shared unknown mechanism knows every rule: `reads` has exactly the package's rule ids."""
+    declared = _eval(opa, "{name: object.keys(data.burst[name].reads) | data.burst[name].findings}")
+    for package, ids in declared.items():
+        expected = {r.id for r in rules if r.package == f"burst.{package}"}
+        assert set(ids) == expected, package
+    assert {f"burst.{p}" for p in declared} == {r.package for r in rules} - {"burst.main"}
+
+
+def test_partial_undecided_names_rules(opa: Path, rules: list[RuleInfo]) -> None:
+    """`partial_undecided` names rules of its own package (checked on an input touching all)."""
+    touching = {
+        "format": "burst.policy-input/v1",
+        "resources": [
+            {"urn": f"urn:{t}", "type": t, "name": "x", "region": "eu-west-1",
+             "inputs": {"metadata": {"labels": {"team": "quant"}}, "tags": {"team": "quant"}}}
+            for t in ("kubernetes:karpenter.sh/v1:NodePool", "aws:budgets/budget:Budget",
+                      "kubernetes:kueue.x-k8s.io/v1beta2:ClusterQueue", "aws:sqs/queue:Queue")
+        ],
+        "removed": [],
+        "stack": {"source": "preview", "complete": False},
+    }  # fmt: skip
+    query = (
+        "{name: ids | data.burst[name].findings;"
+        f" ids := data.burst[name].partial_undecided with input as {json.dumps(touching)}}}"
+    )
+    declared = _eval(opa, query)
+    assert sum(len(names) for names in declared.values()) == 3, declared
+    ids = {r.id: r.package for r in rules}
+    for package, names in declared.items():
+        for name in names:
+            assert ids.get(name) == f"burst.{package}", name

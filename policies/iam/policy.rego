@@ -24,9 +24,6 @@ reads := {
 	"iam.missing_permissions_boundary": {"aws:iam/role:Role": [[]]},
 }
 
-# Rules that need the whole stack (none here: every IAM rule judges one resource).
-estate := {}
-
 roles := lib.of_type("aws:iam/role:Role")
 
 # METADATA
@@ -188,9 +185,33 @@ _wildcard_admin contains [r.urn, "yes", msg] if {
 	msg := sprintf("%s attaches %s", [r.name, admin_policy_arn])
 }
 
-_attached_policy_arns(r) := lib.as_list(object.get(lib.inputs(r), "managedPolicyArns", [])) if {
+# An attached policy ARN that is unknown at preview and was not computed from a customer-managed
+# Policy of the plan (whose document the rule checks itself) may be AdministratorAccess.
+_wildcard_admin contains [r.urn, "unknown", msg] if {
+	some r in lib.of_types({"aws:iam/rolePolicyAttachment:RolePolicyAttachment", "aws:iam/policyAttachment:PolicyAttachment", "aws:iam/role:Role"})
+	key := _policy_arn_key(r)
+	some arn in _attached_policy_arns(r)
+	lib.is_unknown(arn)
+	not _from_planned_policy(r, key)
+	msg := sprintf("%s attaches a policy whose ARN is unknown at preview and not a policy of this stack", [r.name])
+}
+
+_policy_arn_key(r) := "managedPolicyArns" if {
 	r.type == "aws:iam/role:Role"
-} else := [object.get(lib.inputs(r), "policyArn", "")]
+} else := "policyArn"
+
+_attached_policy_arns(r) := lib.as_list(object.get(lib.inputs(r), _policy_arn_key(r), []))
+
+# True if every source the engine recorded for the key is a customer-managed Policy of the plan.
+_from_planned_policy(r, key) if {
+	sources := lib.property_sources(r, key)
+	count(sources) > 0
+	every urn in sources {
+		urn in _planned_policies
+	}
+}
+
+_planned_policies := {p.urn | some p in lib.of_type("aws:iam/policy:Policy")}
 
 _admin_findings(r, label, raw) := {["unknown", sprintf("%s of %s is unknown or not valid JSON", [label, r.name])]} if {
 	not lib.parse_json(raw).ok

@@ -180,6 +180,33 @@ test_managed_policy_arns_admin_denied if {
 	t.severities(fs, "iam.wildcard_admin") == {"deny"}
 }
 
+attachment(arn, deps) := object.union(
+	t.res("aws:iam/rolePolicyAttachment:RolePolicyAttachment", "att", {"role": "r", "policyArn": arn}),
+	{"propertyDependencies": deps},
+)
+
+planned_policy := t.res("aws:iam/policy:Policy", "scoped", {"policy": json.marshal({"Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}]})})
+
+test_unknown_attached_arn_is_unknown if {
+	fs := findings([attachment(t.unknown, {})])
+	t.severities(fs, "iam.wildcard_admin") == {"unknown"}
+}
+
+test_unknown_arn_of_a_planned_policy_is_allowed if {
+	fs := findings([planned_policy, attachment(t.unknown, {"policyArn": [planned_policy.urn]})])
+	t.severities(fs, "iam.wildcard_admin") == set()
+}
+
+test_unknown_arn_from_something_else_is_unknown if {
+	fs := findings([planned_policy, attachment(t.unknown, {"policyArn": [planned_policy.urn, "urn:other"]})])
+	t.severities(fs, "iam.wildcard_admin") == {"unknown"}
+}
+
+test_unknown_managed_policy_arn_on_a_role_is_unknown if {
+	fs := findings([role("r", object.union(good_role.inputs, {"managedPolicyArns": [t.unknown]}))])
+	t.severities(fs, "iam.wildcard_admin") == {"unknown"}
+}
+
 test_other_attachment_allowed if {
 	arn := "arn:aws:iam::aws:policy/AmazonEKSWorkerNodePolicy"
 	fs := findings([t.res("aws:iam/rolePolicyAttachment:RolePolicyAttachment", "att", {"role": "r", "policyArn": arn})])

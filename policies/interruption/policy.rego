@@ -11,13 +11,14 @@ import data.burst.lib
 # Input paths each rule judges its subjects on (see burst.main).
 reads := {"interruption.missing_path": {"kubernetes:karpenter.sh:NodePool": [["spec", "template", "spec", "requirements"]]}}
 
-# Rules that need the whole stack, and the types a partial preview must not show or delete.
-estate := {"interruption.missing_path": {
+# On a preview that leaves unchanged resources out, the rule needs the whole stack as soon as the
+# shown part touches a NodePool or any part of an interruption path.
+partial_undecided contains "interruption.missing_path" if lib.touches({
 	"kubernetes:karpenter.sh:NodePool",
 	"aws:sqs/queue:Queue",
 	"aws:cloudwatch/eventRule:EventRule",
 	"aws:cloudwatch/eventTarget:EventTarget",
-}}
+})
 
 # The exact event patterns Karpenter's interruption controller parses.
 patterns := [

@@ -102,6 +102,18 @@ stack_source := object.get(object.get(input, "stack", {}), "source", "preview")
 # offline plan, or manifests). Absent means incomplete: fail closed.
 complete := object.get(input, ["stack", "complete"], false) == true
 
+# Canonical types the input shows (the root stack aside) or deletes.
+touched_types contains canonical_type(r.type) if {
+	some r in array.concat(resources, removed)
+	r.type != "pulumi:pulumi:Stack"
+}
+
+# True if the input shows or deletes a resource of one of the canonical types.
+touches(types) if {
+	some t in types
+	t in touched_types
+}
+
 # True if the value at path (a list of keys) in the resource's inputs, or any value on the way
 # to it (the whole inputs included), is unknown or secret: the rule cannot see what it reads.
 unknown_at(r, path) if {

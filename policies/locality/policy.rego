@@ -27,9 +27,6 @@ reads := {
 	},
 }
 
-# Rules that need the whole stack: none (a replication whose buckets are not shown is unknown).
-estate := {}
-
 classification_tag := "data-classification"
 
 # Services whose resources are global (no region to check).
@@ -59,20 +56,24 @@ findings contains lib.finding(rego.metadata.rule(), r.urn, state, msg) if {
 	some t in regional_types
 	some r in lib.of_type(t)
 	region := lib.region(r)
-	region != null
 	state := _region_state(region)
 	state != "no"
 	msg := sprintf("%s %s is in region %s, allowed: %v", [r.type, r.name, _shown(region), lib.guardrails.allowed_regions])
 }
 
+# A regional resource whose region cannot be derived (null) is unknown, never skipped.
 _region_state(region) := "unknown" if {
 	lib.is_unknown(region)
+} else := "unknown" if {
+	region == null
 } else := "no" if {
 	region in lib.guardrails.allowed_regions
 } else := "yes"
 
 _shown(x) := "(unknown)" if {
 	lib.is_unknown(x)
+} else := "(unknown)" if {
+	x == null
 } else := x
 
 bucket_types := {"aws:s3/bucket:Bucket", "aws:s3/bucketV2:BucketV2"}
@@ -203,7 +204,8 @@ resolve_bucket(ref) := {buckets[i] |
 }
 
 # Replications: [resource, source bucket reference or the bucket itself, destination reference].
-_replications contains [r, {"ref": object.get(lib.inputs(r), "bucket", null)}, dest] if {
+# Replications: [resource, source, destination reference, the input key that holds the rules].
+_replications contains [r, {"ref": object.get(lib.inputs(r), "bucket", null), "of": r}, dest, "rules"] if {
 	some r in lib.of_type("aws:s3/bucketReplicationConfig:BucketReplicationConfig")
 	some rule in lib.as_list(object.get(lib.inputs(r), "rules", []))
 	dest := _destination(rule)
@@ -215,7 +217,7 @@ _destination(rule) := object.get(rule, ["destination", "bucket"], null) if {
 } else := lib.unknown_sentinel
 
 # Legacy inline replication on the bucket resource itself.
-_replications contains [r, {"bucket": r}, dest] if {
+_replications contains [r, {"bucket": r}, dest, "replicationConfiguration"] if {
 	some r in buckets
 	some cfg in lib.as_list(object.get(lib.inputs(r), "replicationConfiguration", []))
 	some rule in lib.as_list(_config_rules(cfg))
@@ -226,10 +228,26 @@ _config_rules(cfg) := object.get(cfg, "rules", []) if {
 	is_object(cfg)
 } else := [lib.unknown_sentinel]
 
-# Classes of the source bucket; empty if it cannot be resolved or is unclassified.
-_source_classes(src) := {c | c := classification(src.bucket)} if {
+# Buckets of the plan among the resources the engine recorded for an input key.
+_recorded_buckets(r, key) := {b | some b in buckets; b.urn in lib.property_sources(r, key)}
+
+# Source buckets: the bucket itself, the one its reference names, else the one the engine
+# recorded the reference as computed from (an unknown name on a first deploy).
+_source_buckets(src) := {src.bucket} if {
 	src.bucket
-} else := {classification(b) | some b in _resolved(src.ref)}
+} else := _resolved(src.ref) if {
+	count(_resolved(src.ref)) > 0
+} else := _recorded_buckets(src.of, "bucket")
+
+# Destination buckets: by name or ARN, else the buckets the rules were computed from other than
+# the source.
+_destination_buckets(r, src, dest, key) := _resolved(dest) if {
+	count(_resolved(dest)) > 0
+} else := _recorded_buckets(r, key) - _source_buckets(src) if {
+	lib.is_unknown(dest)
+} else := set()
+
+_source_classes(src) := {c | some b in _source_buckets(src); c := classification(b)}
 
 _resolved(ref) := resolve_bucket(ref) if {
 	is_string(ref)
@@ -237,13 +255,13 @@ _resolved(ref) := resolve_bucket(ref) if {
 } else := set()
 
 # [state, message] verdicts for one replication.
-_replication_verdicts(src, dest) := {["unknown", sprintf("destination bucket %v cannot be resolved to a bucket in the plan", [_shown(dest)])]} if {
-	count(_resolved(dest)) == 0
+_replication_verdicts(dests, src, dest) := {["unknown", sprintf("destination bucket %v cannot be resolved to a bucket in the plan", [_shown(dest)])]} if {
+	count(dests) == 0
 } else := {["unknown", "the source bucket or its data class cannot be resolved"]} if {
 	count(_source_classes(src)) == 0
 } else := {[state, sprintf("replicates %s data to bucket %s in region %s, allowed: %v", [_shown(c), b.name, _shown(region), _class_regions(c)])] |
 	some c in _source_classes(src)
-	some b in _resolved(dest)
+	some b in dests
 	region := lib.region(b)
 	state := class_region_state(c, region)
 	state != "no"
@@ -263,7 +281,7 @@ _replication_verdicts(src, dest) := {["unknown", sprintf("destination bucket %v 
 #     Replicate only to a bucket in a region the source's data class allows, and declare the
 #     destination bucket in the same stack so the policy can check it.
 findings contains lib.finding(rego.metadata.rule(), r.urn, state, msg) if {
-	some [r, src, dest] in _replications
-	some [state, detail] in _replication_verdicts(src, dest)
+	some [r, src, dest, key] in _replications
+	some [state, detail] in _replication_verdicts(_destination_buckets(r, src, dest, key), src, dest)
 	msg := sprintf("replication %s: %s", [r.name, detail])
 }

@@ -31,8 +31,13 @@ test_kubernetes_skipped if {
 	t.severities(fs, "locality.region_not_allowed") == set()
 }
 
-test_null_region_skipped if {
+test_null_region_is_unknown if {
 	fs := findings([t.res_in("aws:sqs/queue:Queue", "q", {"name": "q"}, null)])
+	t.severities(fs, "locality.region_not_allowed") == {"unknown"}
+}
+
+test_global_service_without_region_skipped if {
+	fs := findings([t.res_in("aws:iam/role:Role", "r", {"name": "r"}, null)])
 	t.severities(fs, "locality.region_not_allowed") == set()
 }
 
@@ -206,4 +211,29 @@ test_duplicate_urns_do_not_conflict if {
 	fs := findings([a, b, bucket("dst", "restricted", "eu-central-1"), replication("rep", "src", "dst")])
 	t.severities(fs, "locality.replication_region_not_allowed") == set()
 	t.severities(fs, "locality.storage_region_not_allowed") == set()
+}
+
+# On a first deploy the names are unknown; the engine's dependency record links the buckets.
+with_deps(r, deps) := object.union(r, {"propertyDependencies": deps})
+
+test_replication_linked_by_dependencies_denied if {
+	src := bucket("src", "restricted", "eu-west-1")
+	dst := bucket("dst", "restricted", "us-east-1")
+	rep := with_deps(replication("rep", t.unknown, t.unknown), {"bucket": [src.urn], "rules": [src.urn, dst.urn]})
+	fs := findings([src, dst, rep])
+	t.severities(fs, "locality.replication_region_not_allowed") == {"deny"}
+}
+
+test_replication_linked_by_dependencies_allowed if {
+	src := bucket("src", "restricted", "eu-west-1")
+	dst := bucket("dst", "restricted", "eu-central-1")
+	rep := with_deps(replication("rep", t.unknown, t.unknown), {"bucket": [src.urn], "rules": [dst.urn]})
+	fs := findings([src, dst, rep])
+	t.severities(fs, "locality.replication_region_not_allowed") == set()
+}
+
+test_replication_without_record_stays_unknown if {
+	src := bucket("src", "restricted", "eu-west-1")
+	fs := findings([src, replication("rep", t.unknown, t.unknown)])
+	t.severities(fs, "locality.replication_region_not_allowed") == {"unknown"}
 }

@@ -64,28 +64,14 @@ _unknown_message(f) := lib.message_for("unknown", f.message) if {
 # Incomplete previews: rules that need the whole stack
 # ---------------------------------------------------------------------------------------------
 
-# Canonical types the input shows or deletes (the root stack does not count).
-touched_types contains lib.canonical_type(r.type) if {
-	some r in array.concat(lib.resources, lib.removed)
-	r.type != "pulumi:pulumi:Stack"
-}
-
 # Rules that need the whole stack and cannot be judged on this input: it leaves unchanged
-# resources out and shows or deletes a resource of a type the rule reads (estate[rule_id] is the
-# set of such types; "*" is any type).
+# resources out and the rule's package says the shown part touches what the rule needs
+# (data.burst.<set>.partial_undecided, evaluated on every input, used only on partial ones).
 undecided contains id if {
 	lib.normalised
 	not lib.complete
 	some name
-	some id, types in data.burst[name].estate
-	_touches(types)
-}
-
-_touches(types) if "*" in types
-
-_touches(types) if {
-	some t in types
-	t in touched_types
+	some id in data.burst[name].partial_undecided
 }
 
 # ---------------------------------------------------------------------------------------------

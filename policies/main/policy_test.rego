@@ -105,7 +105,7 @@ test_partial_preview_leaves_estate_rules_undecided if {
 	report := main.report with input as t.partial([spot_pool], [])
 	"interruption.missing_path" in report.undecided
 	"quotas.team_gpu_over_quota" in report.undecided
-	"quotas.team_without_budget" in report.undecided
+	not "quotas.team_without_budget" in report.undecided # no team owns what is shown
 	not "interruption.missing_path" in {f.rule | some f in report.findings}
 	report.complete == false
 	some d in main.deny with input as t.partial([spot_pool], [])
@@ -141,4 +141,19 @@ test_conftest_denies_without_guardrails if {
 
 test_report_undefined_without_guardrails if {
 	not main.report with input as mixed with data.burst.guardrails as "missing"
+}
+
+team_bucket := t.res("aws:s3/bucketV2:BucketV2", "data", {"tags": {"team": "quant", "data-classification": "internal"}})
+
+quant_budget := t.res("aws:budgets/budget:Budget", "quant", {"costFilters": [{"name": "TagKeyValue", "values": ["user:team$quant"]}]})
+
+# Budget coverage on a partial preview: undecided when a shown resource belongs to a team or a
+# budget changes (it may stop covering a team whose resources are not shown).
+test_partial_budget_coverage if {
+	"quotas.team_without_budget" in main.report.undecided with input as t.partial([team_bucket], [])
+	"quotas.team_without_budget" in main.report.undecided with input as t.partial([quant_budget], [])
+	untagged := t.res("aws:sqs/queue:Queue", "q", {"name": "q"})
+	not "quotas.team_without_budget" in main.report.undecided with input as t.partial([untagged], [])
+	removed := {"urn": quant_budget.urn, "type": quant_budget.type, "name": "quant", "region": null}
+	"quotas.team_without_budget" in main.report.undecided with input as t.partial([], [removed])
 }

@@ -19,8 +19,6 @@ reads := {
 	"network.public_ip_nodeclass": {"kubernetes:karpenter.k8s.aws:EC2NodeClass": [["spec", "associatePublicIPAddress"]]},
 }
 
-estate := {}
-
 open_cidrs := {"0.0.0.0/0", "::/0"}
 
 # "yes" if one of the CIDR values is open to the internet, "unknown" if that depends on unknowns.

@@ -26,11 +26,20 @@ reads := {
 	"quotas.budget_missing_notifications": {budget_type: [["notifications"]]},
 }
 
-# Rules that need the whole stack, and the types a partial preview must not show or delete.
-estate := {
-	"quotas.team_gpu_over_quota": {"kubernetes:kueue.x-k8s.io:ClusterQueue", "kubernetes:karpenter.sh:NodePool"},
-	"quotas.team_without_budget": {"*"},
+# On a preview that leaves unchanged resources out: a team's GPU total needs every queue and
+# pool of the team; budget coverage needs the whole stack when a budget changes (it may stop
+# covering a team whose resources are not shown) or a shown resource belongs to a team.
+partial_undecided contains "quotas.team_gpu_over_quota" if {
+	lib.touches({"kubernetes:kueue.x-k8s.io:ClusterQueue", "kubernetes:karpenter.sh:NodePool"})
 }
+
+partial_undecided contains "quotas.team_without_budget" if lib.touches({budget_type})
+
+partial_undecided contains "quotas.team_without_budget" if {
+	some _, _ in owning_teams
+}
+
+partial_undecided contains "quotas.team_without_budget" if _unknown_owner
 
 gpu := "nvidia.com/gpu"
 

@@ -33,8 +33,6 @@ reads := {
 	"taints.critical_on_spot": _pod_reads,
 }
 
-estate := {}
-
 gpu_taint_key := "nvidia.com/gpu"
 
 min_types := lib.guardrails.spot.min_instance_types
