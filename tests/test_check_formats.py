@@ -421,3 +421,30 @@ def test_text_report_lists_every_rule_with_its_outcome() -> None:
     assert "1 deny, 1 unknown" in session
     (subnet,) = [line for line in text.splitlines() if line.startswith("  network.public_subnet")]
     assert subnet.split()[1] == "ok"
+
+
+def test_github_annotations_anchor_at_the_declaring_line() -> None:
+    text = render(sample_report(), "github")
+    lines = text.splitlines()
+    pool = next(line for line in lines if "spot_without_taint" in line)
+    assert pool.startswith(
+        "::error file=manifests/pools.yaml,line=12,title=taints.spot_without_taint%3A Spot taint::"
+    )
+    assert "%0AFix: Add the taint." in pool
+    assert any(
+        line.startswith("::notice ") and "missing_permissions_boundary" in line for line in lines
+    )
+    assert lines[-1].startswith("burst check FAILED")
+    for line in lines[:-1]:
+        assert line.startswith(("::error ", "::warning ", "::notice ")), line
+
+
+def test_github_escapes_newlines_and_percent() -> None:
+    finding = Finding("r.x", DENY, "urn:a\n::error ::fake", "50% off\nsecond line", title="T, t")
+    text = render(CheckReport([finding], resources=1), "github")
+    first = text.splitlines()[0]
+    assert (
+        first
+        == "::error title=r.x%3A T%2C t::50%25 off%0Asecond line (resource: urn:a%0A::error ::fake)"
+    )
+    assert len(text.splitlines()) == 2

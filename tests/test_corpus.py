@@ -59,3 +59,29 @@ def test_corpus_is_what_the_script_writes() -> None:
     spec.loader.exec_module(module)
     for name, text in module.build().items():
         assert (CORPUS / name).read_text() == text, f"run scripts/make_corpus.py ({name})"
+
+
+@pytest.mark.parametrize("fmt", ["github", "sarif", "junit"])
+def test_findings_point_at_the_declaring_program_line(
+    fmt: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A deny on a real-shape preview is anchored where the program declares the resource."""
+    preview = CORPUS / "delete-queue-show-sames.json"
+    code = main(["check", "--preview", str(preview), "--skip-checkov", "--format", fmt,
+                 "--root", str(ROOT)])  # fmt: skip
+    out, _ = capsys.readouterr()
+    assert code == 1
+    if fmt == "github":
+        anchors = [line.split("::")[1] for line in out.splitlines() if line.startswith("::error")]
+    elif fmt == "sarif":
+        results = json.loads(out)["runs"][0]["results"]
+        anchors = [
+            r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] for r in results
+        ]
+    else:
+        anchors = [line for line in out.splitlines() if "<testcase" in line and "<failure" not in line
+                   and "interruption.missing_path" in line]  # fmt: skip
+    assert anchors
+    for anchor in anchors:
+        assert "components/gpu_capacity.py" in anchor, anchor
+        assert "Pulumi." not in anchor

@@ -139,7 +139,7 @@ def run(args: argparse.Namespace) -> int:
                 args.out.write_text(text, encoding="utf-8")
             except OSError as error:
                 raise BurstError(f"{args.out}: cannot write the report: {error.strerror}") from None
-        if args.out is not None or args.format != "text":
+        if args.out is not None or args.format not in ("text", "github"):
             print(summary_line(report), file=sys.stderr)
         if report.undecided:
             print(f"burst check: {report.undecided_problem()}", file=sys.stderr)

@@ -1,4 +1,5 @@
-"""Report formats of `burst check`: text, JSON, SARIF 2.1.0, JUnit XML and Markdown."""
+"""Report formats of `burst check`: text, JSON, SARIF 2.1.0, JUnit XML, Markdown and GitHub
+workflow commands."""
 
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ from burst.check.model import (
     RuleInfo,
 )
 
-FORMATS = ("text", "json", "sarif", "junit", "markdown")
+FORMATS = ("text", "json", "sarif", "junit", "markdown", "github")
 TOOL_NAME = "burst-check"
 TOOL_URI = "https://github.com/burst-platform/burst-platform"
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
@@ -30,6 +31,7 @@ SARIF_LEVELS = {DENY: "error", WARN: "warning", UNKNOWN: "warning", WAIVED: "not
 MARKDOWN_ROWS_PER_RULE = 50
 
 _LABELS = {DENY: "DENY", UNKNOWN: "UNKNOWN", WARN: "WARN", WAIVED: "WAIVED"}
+GITHUB_COMMANDS = {DENY: "error", WARN: "warning", UNKNOWN: "warning", WAIVED: "notice"}
 
 
 def render(report: CheckReport, fmt: str) -> str:
@@ -40,6 +42,7 @@ def render(report: CheckReport, fmt: str) -> str:
         "sarif": render_sarif,
         "junit": render_junit,
         "markdown": render_markdown,
+        "github": render_github,
     }
     return renderers[fmt](report)
 
@@ -372,3 +375,41 @@ def render_markdown(report: CheckReport) -> str:
     if not ordered:
         lines += ["No findings.", ""]
     return "\n".join(lines).rstrip() + "\n"
+
+
+# ---------------------------------------------------------------------------------------------
+# GitHub workflow commands
+# ---------------------------------------------------------------------------------------------
+
+
+def _github_data(text: str) -> str:
+    """Escape a workflow command's message (GitHub's toolkit escaping)."""
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _github_property(text: str) -> str:
+    """Escape a workflow command's property value (also `:` and `,`)."""
+    return _github_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def render_github(report: CheckReport) -> str:
+    """One `::error|warning|notice file=,line=,title=::message` per finding, so GitHub shows the
+    findings as annotations on the program lines that declare the resources, then a summary."""
+    lines = []
+    for finding in report.sorted_findings():
+        where = report.location_of(finding)
+        properties = []
+        if where is not None:
+            properties += [f"file={_github_property(where.path)}", f"line={max(1, where.line)}"]
+        properties.append(f"title={_github_property(f'{finding.rule}: {finding.title}')}")
+        message = f"{finding.message} (resource: {finding.resource})"
+        if finding.remediation:
+            message += f"\nFix: {finding.remediation}"
+        command = GITHUB_COMMANDS.get(finding.severity, "warning")
+        lines.append(f"::{command} {','.join(properties)}::{_github_data(message)}")
+    if report.undecided:
+        lines.append(
+            f"::error title=burst check incomplete::{_github_data(report.undecided_problem())}"
+        )
+    lines.append(summary_line(report))
+    return "\n".join(lines) + "\n"
