@@ -13,8 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from burst.documents import read_yaml
 from burst.errors import BurstError
 from burst.mock_runtime import Registration, run_program
 from components.conventions import ComponentArgsError
@@ -61,10 +60,7 @@ def plan_registrations(
 
 
 def _project_name(path: Path) -> str:
-    try:
-        document = yaml.safe_load(path.read_text())
-    except (OSError, yaml.YAMLError):
-        raise BurstError(f"{path}: missing or invalid project file") from None
+    document = read_yaml(path)
     name = document.get("name") if isinstance(document, dict) else None
     if name != PROJECT:
         raise BurstError(f"{path}: project name must be {PROJECT!r}, got {name!r}")

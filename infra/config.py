@@ -16,8 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from burst.documents import read_yaml
 from burst.errors import BurstError
 from components.conventions import ACCOUNT_ID_PATTERN, REGION_PATTERN, ROLE_ARN_PATTERN
 
@@ -587,14 +586,9 @@ def read_stack_file(path: Path) -> dict[str, Any]:
     Keys of other namespaces (`aws:`, `pulumi:`) are ignored; a missing or malformed file is a
     `BurstError` naming the file.
     """
-    try:
-        document = yaml.safe_load(path.read_text())
-    except FileNotFoundError:
-        raise BurstError(f"{path}: stack file not found") from None
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where = f" line {mark.line + 1}" if mark is not None else ""
-        raise BurstError(f"{path}:{where}: invalid YAML") from None
+    if not path.is_file():
+        raise BurstError(f"{path}: stack file not found")
+    document = read_yaml(path)
     if document is None:
         document = {}
     if not isinstance(document, dict) or not isinstance(document.get("config", {}), dict):

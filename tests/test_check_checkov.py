@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 from pathlib import Path
 
@@ -83,8 +84,8 @@ def test_checkov_findings_can_be_waived(capsys: pytest.CaptureFixture[str], tmp_
     (manifests / "pod.yaml").write_text((FIXTURES / "checkov" / "pod.yaml").read_text())
     waivers = tmp_path / "waivers.yaml"
     waivers.write_text(
-        "- {rule: CKV_K8S_16, resource: 'k8s://manifests/*', reason: debug pod, owner: me,"
-        " expires: 2099-12-31}\n"
+        "- {rule: CKV_K8S_16, resource: 'k8s://manifests/pod.yaml#Pod/*', reason: debug pod,"
+        f" owner: me, expires: {dt.date.today() + dt.timedelta(days=30)}}}\n"
     )
     code, report, _ = burst_check(
         capsys, tmp_path, "--manifests", str(manifests), "--waivers", str(waivers)

@@ -77,9 +77,16 @@ def test_waivers_apply_to_warnings_and_other_engines() -> None:
     assert result.severity == WAIVED
 
 
-def test_unmatched_findings_untouched() -> None:
-    [finding] = apply_waivers([deny()], [waiver("2030-01-01", rule="other")], today=TODAY)
+def test_unmatched_findings_untouched_and_the_unused_waiver_reported() -> None:
+    finding, unused = apply_waivers([deny()], [waiver("2026-07-01", rule="other")], today=TODAY)
     assert finding.severity == DENY and finding.waiver is None
+    assert (unused.rule, unused.severity, unused.resource) == ("waiver.unused", WARN, ROLE)
+    assert "matches no finding" in unused.message
+
+
+def test_expired_unused_waivers_are_not_reported_twice() -> None:
+    findings = apply_waivers([], [waiver("2026-01-01")], today=TODAY)
+    assert findings == []
 
 
 def test_parse_valid_file(tmp_path: Path) -> None:
@@ -89,16 +96,15 @@ def test_parse_valid_file(tmp_path: Path) -> None:
         "  resource: 'urn:pulumi:prod::burst-platform::aws:iam/role:Role::legacy-*'\n"
         "  reason: Legacy ETL\n"
         "  owner: data@example.com\n"
-        "  expires: 2027-03-31\n"  # unquoted: YAML reads a date
+        "  expires: 2026-09-01\n"  # unquoted: YAML reads a date
         "- rule: network.internet_egress\n"
-        "  resource: 'urn:pulumi:prod::burst-platform::*NatGateway::*'\n"
+        "  resource: 'urn:pulumi:prod::burst-platform::aws:ec2/natGateway:NatGateway::*'\n"
         "  reason: NAT until endpoints land\n"
         "  owner: net@example.com\n"
-        "  expires: '2026-12-01'\n"
-        "  ticket: NET-12\n"
+        "  expires: '2026-07-01'\n"
     )
-    waivers = load_waivers(path)
-    assert [w.expires for w in waivers] == ["2027-03-31", "2026-12-01"]
+    waivers = load_waivers(path, today=TODAY)
+    assert [w.expires for w in waivers] == ["2026-09-01", "2026-07-01"]
 
 
 @pytest.mark.parametrize("text", ["[]\n", "", "# only comments\n", "waivers: []\n", "waivers:\n"])
@@ -178,15 +184,72 @@ def test_repository_waivers_file_is_valid() -> None:
     assert isinstance(load_waivers(path), list)
 
 
-@pytest.mark.parametrize("pattern", ["*", "**", "?*", " * "])
-def test_waiver_for_every_resource_is_invalid(pattern: str) -> None:
-    entry = {
+def entry(**change: object) -> dict[str, object]:
+    base: dict[str, object] = {
         "rule": "quotas.team_without_budget",
-        "resource": pattern,
+        "resource": ROLE,
         "reason": "later",
         "owner": "finops@example.com",
-        "expires": "2027-01-01",
+        "expires": "2026-07-01",
     }
+    return {**base, **change}
+
+
+@pytest.mark.parametrize(
+    "pattern",
+    [
+        "*", "**", "?*", " * ", "urn:*", "*a*", "*:*", "urn:pulumi:*", "urn:pulumi:*::*::*::*",
+        "urn:pulumi:prod::burst-platform::*::*", "urn:pulumi:prod::*::*::*a*",
+        "urn:pulumi:pr*::burst-platform::aws:iam/role:Role::x", "k8s://*", "k8s://a.yaml#*",
+    ],
+)  # fmt: skip
+def test_waivers_that_match_too_much_are_invalid(pattern: str) -> None:
     with pytest.raises(BurstError) as error:
-        parse_waivers([entry], "policies/waivers.yaml")
-    assert any("waives every resource" in line for line in error.value.problems)
+        parse_waivers([entry(resource=pattern)], "policies/waivers.yaml", TODAY)
+    assert any(".resource:" in line for line in error.value.problems), error.value.problems
+
+
+@pytest.mark.parametrize(
+    "pattern",
+    [
+        ROLE,
+        "stack",
+        "urn:pulumi:prod::burst-platform::aws:iam/role:Role::*",
+        "urn:pulumi:prod::burst-platform::*::legacy-*",
+        "k8s://manifests/pod.yaml#Pod/*",
+    ],
+)
+def test_waivers_that_name_what_they_waive_are_valid(pattern: str) -> None:
+    [parsed] = parse_waivers([entry(resource=pattern)], "policies/waivers.yaml", TODAY)
+    assert parsed.resource == pattern
+
+
+def test_unknown_keys_are_refused_with_a_suggestion() -> None:
+    with pytest.raises(BurstError) as error:
+        parse_waivers([{**entry(), "expiress": "2026-07-01"}], "w.yaml", TODAY)
+    assert "w.yaml: waivers[0]: unknown key 'expiress' (did you mean 'expires'?)" in (
+        error.value.problems
+    )
+
+
+@pytest.mark.parametrize("expires", ["2999-01-01", "2026-09-14"])
+def test_expiry_is_bounded(expires: str) -> None:
+    with pytest.raises(BurstError, match="more than 90 days ahead"):
+        parse_waivers([entry(expires=expires)], "w.yaml", TODAY)
+    assert parse_waivers([entry(expires=expires)], "w.yaml", TODAY, max_days=366 * 1000)
+
+
+@pytest.mark.parametrize("text", ["expires: 2027-02-30", "expires: '2027-02-30'"])
+def test_impossible_dates_are_input_errors(tmp_path: Path, text: str) -> None:
+    path = tmp_path / "w.yaml"
+    path.write_text(f"- rule: r\n  resource: stack\n  reason: x\n  owner: y\n  {text}\n")
+    with pytest.raises(BurstError) as error:
+        load_waivers(path, today=TODAY)
+    assert str(path) in error.value.problems[0]
+
+
+def test_duplicate_keys_in_a_waiver_are_refused(tmp_path: Path) -> None:
+    path = tmp_path / "w.yaml"
+    path.write_text("- rule: r\n  resource: stack\n  resource: urn:x\n  reason: x\n  owner: y\n")
+    with pytest.raises(BurstError, match="duplicate key 'resource'"):
+        load_waivers(path, today=TODAY)

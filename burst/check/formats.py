@@ -88,8 +88,23 @@ def render_text(report: CheckReport) -> str:
             lines.append(f"  fix: {first.remediation}")
         lines.append("")
     lines.extend(_rule_overview(report))
+    lines.extend(_waiver_overview(report))
     lines.append(summary_line(report))
     return "\n".join(lines) + "\n"
+
+
+def _waiver_overview(report: CheckReport) -> list[str]:
+    """Every waiver read, so a reviewer sees what is accepted, by whom and until when."""
+    if not report.waivers:
+        return []
+    lines = [f"Waivers ({len(report.waivers)}):"]
+    for waiver in sorted(report.waivers, key=lambda w: (w.expires, w.rule, w.resource)):
+        lines.append(
+            f"  {waiver.rule}  {waiver.resource}  until {waiver.expires}  by {waiver.owner}: "
+            f"{waiver.reason}"
+        )
+    lines.append("")
+    return lines
 
 
 def _rule_overview(report: CheckReport) -> list[str]:
@@ -374,6 +389,15 @@ def render_markdown(report: CheckReport) -> str:
             lines += ["</details>", ""]
     if not ordered:
         lines += ["No findings.", ""]
+    if report.waivers:
+        lines += ["#### Waivers in force", "", "| rule | resource | owner | expires | reason |"]
+        lines.append("|---|---|---|---|---|")
+        for w in sorted(report.waivers, key=lambda w: (w.expires, w.rule, w.resource)):
+            lines.append(
+                f"| {_code(w.rule)} | {_code(w.resource)} | {_md(w.owner)} | {w.expires} | "
+                f"{_md(w.reason)} |"
+            )
+        lines.append("")
     return "\n".join(lines).rstrip() + "\n"
 
 

@@ -6,43 +6,30 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from burst.documents import is_finite_number, read_yaml, unknown_keys
 from burst.errors import BurstError
 
 GUARDRAILS_DATA_PATH = "burst/guardrails"
 """Where the guardrails are mounted in OPA's data document (`data.burst.guardrails`)."""
 
 
-YAML_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-"""libyaml's safe loader when PyYAML has it (much faster on big files), else the pure-Python one."""
-
-
-def read_yaml(path: Path) -> Any:
-    """Read a YAML file; problems become a BurstError naming the file."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise BurstError(f"{path}: file not found") from None
-    except IsADirectoryError:
-        raise BurstError(f"{path}: is a directory, expected a YAML file") from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise BurstError(f"{path}: cannot read: {error}") from None
-    try:
-        return yaml.load(text, Loader=YAML_LOADER)  # noqa: S506 - a safe loader
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        at = f" at line {mark.line + 1}" if mark is not None else ""
-        problem = getattr(error, "problem", None) or str(error).splitlines()[0]
-        raise BurstError(f"{path}: invalid YAML{at}: {problem}") from None
-
-
 def _is_int(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _is_number(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
+_is_number = is_finite_number
+
+DEFAULT_WAIVER_MAX_DAYS = 90
+"""How far ahead a waiver may expire unless guardrails `waivers.max_days` says otherwise."""
+
+_SECTIONS = {
+    "allowed_regions": None,
+    "data_classifications": None,
+    "teams": None,
+    "iam": {"max_session_seconds"},
+    "spot": {"taint_key", "min_instance_types"},
+    "waivers": {"max_days"},
+}
 
 
 def _string_list(value: object, allow_empty: bool) -> bool:
@@ -58,7 +45,7 @@ def validate_guardrails(data: object, source: str) -> list[str]:
     if not isinstance(data, Mapping):
         keys = "allowed_regions, data_classifications, teams, iam, spot"
         return [f"{source}: must be a mapping with {keys}"]
-    problems: list[str] = []
+    problems: list[str] = unknown_keys(data, _SECTIONS, source)
 
     def bad(field: str, problem: str) -> None:
         problems.append(f"{source}: {field}: {problem}")
@@ -109,6 +96,23 @@ def validate_guardrails(data: object, source: str) -> list[str]:
         ):
             bad("iam.max_session_seconds", "must be an integer from 900 to 43200")
 
+    for key, fields in _SECTIONS.items():
+        if fields is not None and isinstance(data.get(key), Mapping):
+            problems.extend(unknown_keys(data[key], fields, f"{source}: {key}"))
+    if isinstance(teams, Mapping):
+        for team, limits in teams.items():
+            if isinstance(limits, Mapping):
+                fields = {"gpu_quota", "monthly_budget_usd"}
+                problems.extend(unknown_keys(limits, fields, f"{source}: teams.{team}"))
+
+    waivers = data.get("waivers")
+    if waivers is not None and not isinstance(waivers, Mapping):
+        bad("waivers", "must be a mapping with max_days")
+    elif isinstance(waivers, Mapping) and "max_days" in waivers:
+        max_days = waivers["max_days"]
+        if not _is_int(max_days) or not 1 <= max_days <= 366:
+            bad("waivers.max_days", "must be an integer from 1 to 366")
+
     spot = section("spot")
     if spot is not None:
         if "taint_key" not in spot:
@@ -129,3 +133,12 @@ def load_guardrails(path: Path) -> dict[str, Any]:
     if problems or not isinstance(data, dict):
         raise BurstError(problems or [f"{path}: must be a mapping"])
     return data
+
+
+def waiver_max_days(guardrails: Mapping[str, Any]) -> int:
+    """How many days ahead a waiver may expire (guardrails `waivers.max_days`, default 90)."""
+    waivers = guardrails.get("waivers")
+    if isinstance(waivers, Mapping) and _is_int(waivers.get("max_days")):
+        days: int = waivers["max_days"]
+        return days
+    return DEFAULT_WAIVER_MAX_DAYS

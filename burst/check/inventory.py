@@ -10,11 +10,10 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator
 
-import yaml
-
 from burst.check.engine import PolicyModule
-from burst.check.guardrails import YAML_LOADER
 from burst.check.model import DENY, OPA, RuleInfo
+from burst.documents import parse_yaml
+from burst.errors import BurstError
 
 _COMMENT = re.compile(r"^\s*#\s?(.*)$")
 
@@ -31,8 +30,8 @@ def metadata_blocks(text: str) -> Iterator[dict[str, object]]:
                 body.append(match.group(1))
                 index += 1
             try:
-                block = yaml.load("\n".join(body), Loader=YAML_LOADER)  # noqa: S506 - safe
-            except yaml.YAMLError:
+                block = parse_yaml("\n".join(body), "METADATA")
+            except BurstError:
                 continue  # OPA itself rejects the module; its error is the one to show
             if isinstance(block, dict):
                 yield block

@@ -94,6 +94,8 @@ class CheckReport:
     packages: list[str] = field(default_factory=list)
     primary_location: Location | None = None
     """File a finding points to when its resource has no file of its own (preview, stack config)."""
+    waivers: list[Waiver] = field(default_factory=list)
+    """Every waiver read (live and expired), listed in the reports."""
     undecided: list[str] = field(default_factory=list)
     """Rules that need the whole stack but saw a preview that leaves resources out."""
     hidden: int = 0

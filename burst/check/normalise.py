@@ -18,11 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import orjson
-import yaml
-
-from burst.check.guardrails import YAML_LOADER
 from burst.check.model import Location
+from burst.documents import read_json, read_text, yaml_documents
 from burst.errors import BurstError
 
 UNKNOWN_SENTINEL = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
@@ -483,26 +480,6 @@ def normalise_preview(
     )
 
 
-def read_json(path: Path) -> Any:
-    """Read a JSON file; problems become a BurstError naming the file."""
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise BurstError(f"{path}: file not found") from None
-    except IsADirectoryError:
-        raise BurstError(f"{path}: is a directory, expected a JSON file") from None
-    except OSError as error:
-        raise BurstError(f"{path}: cannot read: {error.strerror}") from None
-    try:
-        return orjson.loads(data)  # a few times faster than json on 20 MB previews
-    except orjson.JSONDecodeError as error:
-        if "UTF-8" in error.msg:
-            raise BurstError(f"{path}: not UTF-8 text") from None
-        raise BurstError(
-            f"{path}: invalid JSON at line {error.lineno} column {error.colno}: {error.msg}"
-        ) from None
-
-
 def load_preview(path: Path, display: str | None = None) -> PlanInput:
     """Read and normalise a `pulumi preview --json` file."""
     name = display or str(path)
@@ -540,19 +517,6 @@ def manifest_files(path: Path) -> list[Path]:
     return found
 
 
-def _documents(text: str) -> Iterator[tuple[int, Any]]:
-    """(1-based start line, object) of every YAML document in `text`."""
-    loader = YAML_LOADER(text)
-    try:
-        while loader.check_node():
-            node = loader.get_node()
-            if node is None:  # pragma: no cover - check_node said there is one
-                break
-            yield node.start_mark.line + 1, loader.construct_document(node)
-    finally:
-        loader.dispose()
-
-
 def _objects(obj: Any) -> Iterator[Any]:
     """The object itself, or the items of a `kind: ...List`."""
     if (
@@ -582,17 +546,9 @@ def normalise_manifests(paths: Iterable[Path], root: Path | None = None) -> Plan
         for path in manifest_files(given):
             name = display_path(path, root)
             try:
-                text = path.read_text(encoding="utf-8")
-            except (OSError, UnicodeDecodeError) as error:
-                errors.append(f"{name}: cannot read: {error}")
-                continue
-            try:
-                documents = list(_documents(text))
-            except yaml.YAMLError as error:
-                mark = getattr(error, "problem_mark", None)
-                at = f" at line {mark.line + 1}" if mark is not None else ""
-                problem = getattr(error, "problem", None) or str(error).splitlines()[0]
-                errors.append(f"{name}: invalid YAML{at}: {problem}")
+                documents = list(yaml_documents(read_text(path, "manifest"), name))
+            except BurstError as error:
+                errors.extend(error.problems)
                 continue
             for number, (line, document) in enumerate(documents, start=1):
                 if document is None:

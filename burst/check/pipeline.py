@@ -9,10 +9,10 @@ from pathlib import Path
 from typing import Any
 
 from burst.check import engine, normalise
-from burst.check.guardrails import load_guardrails
+from burst.check.guardrails import load_guardrails, waiver_max_days
 from burst.check.inventory import rules_of
 from burst.check.model import CheckReport, Finding, Location, RuleInfo
-from burst.check.waivers import EXPIRED_RULE_INFO, apply_waivers, load_waivers
+from burst.check.waivers import EXPIRED_RULE_INFO, UNUSED_RULE_INFO, apply_waivers, load_waivers
 from burst.errors import BurstError
 
 
@@ -88,10 +88,13 @@ def run_check(options: CheckOptions) -> CheckReport:
     policy_dir = options.policy_dir
     guardrails_path = options.guardrails or policy_dir / "data" / "guardrails.yaml"
     guardrails = load_guardrails(guardrails_path)
+    max_days = waiver_max_days(guardrails)
     if options.waivers is not None:
-        waivers = load_waivers(options.waivers)
+        waivers = load_waivers(options.waivers, today=options.today, max_days=max_days)
     else:
-        waivers = load_waivers(policy_dir / "waivers.yaml", required=False)
+        waivers = load_waivers(
+            policy_dir / "waivers.yaml", required=False, today=options.today, max_days=max_days
+        )
     pack = engine.load_policy_pack(policy_dir)
     rules = rules_of(pack.modules)
     expected = expected_packages(pack, rules)
@@ -135,12 +138,12 @@ def run_check(options: CheckOptions) -> CheckReport:
             finding.title = finding.title or rule.title
             finding.remediation = finding.remediation or rule.remediation
     findings = apply_waivers([*findings, *checkov_findings], waivers, options.today)
+    fired = {f.rule for f in findings}
     return CheckReport(
         findings=findings,
         resources=evaluation.resources,
-        rules=[*rules, EXPIRED_RULE_INFO]
-        if any(f.rule == EXPIRED_RULE_INFO.id for f in findings)
-        else rules,
+        rules=[*rules, *(r for r in (EXPIRED_RULE_INFO, UNUSED_RULE_INFO) if r.id in fired)],
+        waivers=list(waivers),
         packages=evaluation.packages,
         primary_location=plan.primary,
         undecided=evaluation.undecided,

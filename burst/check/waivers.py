@@ -14,8 +14,8 @@ from collections.abc import Iterable, Sequence
 from fnmatch import fnmatchcase
 from pathlib import Path
 
-from burst.check.guardrails import read_yaml
 from burst.check.model import WAIVED, WARN, Finding, RuleInfo, Waiver
+from burst.documents import read_yaml, unknown_keys
 from burst.errors import BurstError
 
 EXPIRED_RULE = "waiver.expired"
@@ -33,8 +33,20 @@ EXPIRED_RULE_INFO = RuleInfo(
     package="burst.check",
 )
 
+UNUSED_RULE_INFO = RuleInfo(
+    id="waiver.unused",
+    title="Waiver matches nothing",
+    description="A live waiver matches no finding: the resource or rule changed, or it was fixed.",
+    remediation="Remove the waiver from the waivers file, or correct its rule or resource.",
+    severity=WARN,
+    package="burst.check",
+)
+
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _FIELDS = ("rule", "resource", "reason", "owner", "expires")
+_WILDCARDS = frozenset("*?[]!")
+_STACK_LEVEL = frozenset({"stack", "input"})
+"""Resources of findings about the whole input rather than one resource."""
 
 
 def _expiry(value: object) -> str | None:
@@ -51,10 +63,49 @@ def _expiry(value: object) -> str | None:
     return None
 
 
-def parse_waivers(data: object, source: str) -> list[Waiver]:
+def _names(part: str) -> bool:
+    """True if a URN part names something: no wildcard, or a prefix of 3+ characters then `*`."""
+    if not _WILDCARDS & set(part):
+        return bool(part)
+    return part.endswith("*") and len(part) > 3 and not _WILDCARDS & set(part[:-1])
+
+
+def pattern_problem(resource: str) -> str | None:
+    """Why a waiver's resource pattern is too broad, or None.
+
+    An exact URN (no wildcard) is fine. A glob must be a Pulumi URN that names its stack
+    (`urn:pulumi:<stack>::...`, no wildcard there) and names a type or a resource name (no
+    wildcard, or a prefix of at least three characters followed by `*`), or a manifest URN
+    (`k8s://<file>#...`) that names its file and a kind or object.
+    """
+    if resource in _STACK_LEVEL or not _WILDCARDS & set(resource):
+        return None
+    if resource.startswith("urn:pulumi:"):
+        parts = resource.removeprefix("urn:pulumi:").split("::", 3)
+        if len(parts) != 4:
+            return "a URN glob needs all four parts: urn:pulumi:<stack>::<project>::<type>::<name>"
+        stack, _, resource_type, name = parts
+        if not _names(stack):
+            return "must name the stack: no wildcard in urn:pulumi:<stack>"
+        if not (_names(resource_type.rsplit("$", 1)[-1]) or _names(name)):
+            return "must name a resource type or a resource name, not only wildcards"
+        return None
+    if resource.startswith("k8s://"):
+        file, _, obj = resource.removeprefix("k8s://").partition("#")
+        if not _names(file) or not any(_names(p) for p in obj.split("/")):
+            return "a manifest glob must name its file and a kind or object name"
+        return None
+    return "must be a URN (urn:pulumi:<stack>::...), a manifest URN (k8s://...) or `stack`"
+
+
+def parse_waivers(
+    data: object, source: str, today: dt.date | None = None, max_days: int = 90
+) -> list[Waiver]:
     """Validate a waivers document (a list, or a mapping with a `waivers` list).
 
-    Raises BurstError with one line per problem: a missing or empty field, or a bad date.
+    Raises BurstError with one line per problem: an unknown or missing key, an empty field, a
+    resource pattern that would waive everything, a date that is not a date, or an expiry more
+    than `max_days` after `today`.
     """
     if data is None:
         return []
@@ -64,6 +115,8 @@ def parse_waivers(data: object, source: str) -> list[Waiver]:
         raise BurstError(
             f"{source}: must be a list of waivers (rule, resource, reason, owner, expires)"
         )
+    day = today or dt.date.today()
+    latest = (day + dt.timedelta(days=max_days)).isoformat()
     problems: list[str] = []
     waivers: list[Waiver] = []
     for index, entry in enumerate(data):
@@ -71,7 +124,9 @@ def parse_waivers(data: object, source: str) -> list[Waiver]:
         if not isinstance(entry, dict):
             problems.append(f"{where}: must be a mapping with {', '.join(_FIELDS)}")
             continue
-        ok = True
+        unknown = unknown_keys(entry, _FIELDS, where)
+        problems.extend(unknown)
+        ok = not unknown
         for key in ("rule", "resource", "reason", "owner"):
             value = entry.get(key)
             if key not in entry or value is None:
@@ -81,18 +136,23 @@ def parse_waivers(data: object, source: str) -> list[Waiver]:
                 problems.append(f"{where}.{key}: must be a non-empty string")
                 ok = False
         resource = entry.get("resource")
-        if isinstance(resource, str) and resource.strip() and not resource.strip("*?[]! "):
-            problems.append(
-                f"{where}.resource: {resource!r} waives every resource: name the URN or a"
-                " narrower glob"
-            )
-            ok = False
+        if isinstance(resource, str) and resource.strip():
+            problem = pattern_problem(resource.strip())
+            if problem is not None:
+                problems.append(f"{where}.resource: {resource!r} {problem}")
+                ok = False
         expires = _expiry(entry.get("expires"))
         if entry.get("expires") is None:
             problems.append(f"{where}.expires: missing (every waiver needs an expiry date)")
             ok = False
         elif expires is None:
             problems.append(f"{where}.expires: {entry['expires']!r} is not a date (YYYY-MM-DD)")
+            ok = False
+        elif expires > latest:
+            problems.append(
+                f"{where}.expires: {expires} is more than {max_days} days ahead (latest "
+                f"{latest}; guardrails waivers.max_days)"
+            )
             ok = False
         if ok and expires is not None:
             waivers.append(
@@ -109,11 +169,13 @@ def parse_waivers(data: object, source: str) -> list[Waiver]:
     return waivers
 
 
-def load_waivers(path: Path, required: bool = True) -> list[Waiver]:
+def load_waivers(
+    path: Path, required: bool = True, today: dt.date | None = None, max_days: int = 90
+) -> list[Waiver]:
     """Read and validate a waivers file. A missing file is an error unless not `required`."""
     if not required and not path.exists():
         return []
-    return parse_waivers(read_yaml(path), str(path))
+    return parse_waivers(read_yaml(path), str(path), today, max_days)
 
 
 def matches(waiver: Waiver, finding: Finding) -> bool:
@@ -163,4 +225,19 @@ def apply_waivers(
                 )
         result.append(finding)
     result.extend(expired_notes.values())
+    used = {f.waiver for f in result if f.waiver is not None} | {w for _, _, w in expired_notes}
+    for waiver in waivers:
+        if waiver not in used and waiver.expires >= day:
+            result.append(
+                Finding(
+                    rule=UNUSED_RULE_INFO.id,
+                    severity=WARN,
+                    resource=waiver.resource,
+                    message=f"waiver for {waiver.rule} (owner {waiver.owner}, expires "
+                    f"{waiver.expires}) matches no finding",
+                    engine="burst",
+                    title=UNUSED_RULE_INFO.title,
+                    remediation=UNUSED_RULE_INFO.remediation,
+                )
+            )
     return result
