@@ -9,7 +9,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import sys
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -95,17 +97,41 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run `burst`; returns the exit code (0 ok, 1 policy denies, 2 bad input or failed check)."""
+    """Run `burst`; returns the exit code (0 ok, 1 policy denies, 2 bad input or failed check).
+
+    Every temporary file of the run lives in one scratch directory that is removed on every way
+    out, signals included; SIGINT, SIGTERM and SIGHUP first kill the processes the run started.
+    """
     parser = build_parser()
     args = parser.parse_args(argv)
+    from burst.check import children
+
+    scratch = tempfile.mkdtemp(prefix="burst-run-")
+    previous_tempdir, tempfile.tempdir = tempfile.tempdir, scratch
+    try:
+        children.handle_signals()
+        return _run(args)
+    except KeyboardInterrupt:
+        return 130
+    except children.Terminated as terminated:
+        return int(terminated.code or 2)
+    finally:
+        tempfile.tempdir = previous_tempdir
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _run(args: argparse.Namespace) -> int:
+    """The command's handler, with every outcome mapped to an exit code and one-line messages."""
     try:
         code: int = args.handler(args)
     except BurstError as error:
         for line in error.problems:
             print(f"burst {args.command}: {line}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        return 130
+    except BrokenPipeError:
+        # The reader went away (`... | head`): the output is incomplete, so never report success.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 2
     except Exception as error:  # the exit-code promise: never a traceback, never 0 or 1
         if args.debug:
             raise
@@ -115,10 +141,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             "(rerun with --debug for the traceback)",
             file=sys.stderr,
         )
-        return 2
-    except BrokenPipeError:
-        # The reader went away (`... | head`): the output is incomplete, so never report success.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 2
     return code
 

@@ -26,6 +26,7 @@ from typing import Any
 
 import yaml
 
+from burst.check import children
 from burst.check.model import CHECKOV, DENY, WARN, Finding, Location
 from burst.errors import BurstError
 
@@ -117,7 +118,7 @@ def _start(checkov: Path, args: list[str], cwd: Path, tmp: Path, what: str) -> _
     env = dict(os.environ, BC_SKIP_MAPPING="TRUE", LOG_LEVEL="ERROR")
     with out.open("wb") as stdout, err.open("wb") as stderr:
         try:
-            process = subprocess.Popen(  # noqa: S603 - fixed argument list, no shell
+            process = children.spawn(
                 [str(checkov.absolute()), *args, "--skip-download", "-o", "json", "--quiet"],
                 cwd=cwd,
                 stdin=subprocess.DEVNULL,
@@ -131,25 +132,71 @@ def _start(checkov: Path, args: list[str], cwd: Path, tmp: Path, what: str) -> _
 
 
 def _reports(run: _Run, timeout: float) -> list[Mapping[str, Any]]:
+    """The reports of a finished checkov run; anything but a documented success is BurstError.
+
+    checkov `-o json` prints one report per framework (a list when several ran): `{"check_type",
+    "results": {"failed_checks": [...], ...}, "summary": {"failed": n, ...}}`, or a bare summary
+    `{"passed": 0, "failed": 0, ..., "resource_count": 0}` when nothing was scanned. It exits 1
+    when a check failed and 0 when none did. Empty output, another exit code, another shape, or
+    an exit code that does not match the failed count fail the check closed.
+    """
     try:
         code = run.process.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
-        run.process.kill()
-        run.process.wait()
+        children.stop(run.process)
         raise BurstError(f"checkov ({run.what}) did not finish within {timeout:.0f}s") from None
+    children.stop(run.process)  # reaps it and any workers left in its process group
     stderr = run.err.read_text(errors="replace").strip()
+    tail = stderr.splitlines()[-3:] if stderr else []
     if code not in (0, 1):  # 1 means "some checks failed", not an error
-        tail = stderr.splitlines()[-5:] if stderr else ["no output"]
-        raise BurstError([f"checkov ({run.what}) failed with exit code {code}:", *tail])
+        raise BurstError([f"checkov ({run.what}) failed with exit code {code}", *tail])
     text = run.out.read_text(errors="replace").strip()
     if not text:
-        return []
+        raise BurstError([f"checkov ({run.what}) exited {code} without a report", *tail])
     try:
         data = json.loads(text)
     except json.JSONDecodeError:
         raise BurstError(f"checkov ({run.what}) printed output that is not JSON") from None
     reports = data if isinstance(data, list) else [data]  # a list when several frameworks ran
-    return [r for r in reports if isinstance(r, Mapping)]
+    failed = 0
+    for index, report in enumerate(reports):
+        problem = _report_problem(report)
+        if problem is not None:
+            raise BurstError(f"checkov ({run.what}) report {index}: {problem}")
+        failed += _failed_count(report)
+    if (code == 1) != (failed > 0):
+        raise BurstError(f"checkov ({run.what}) exited {code} but reported {failed} failed checks")
+    return [r for r in reports if "results" in r]
+
+
+def _is_count(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _report_problem(report: object) -> str | None:
+    """Why a checkov report is not one of its documented shapes, or None."""
+    if not isinstance(report, Mapping):
+        return "not an object"
+    if "results" not in report:  # nothing scanned: a bare summary
+        if not all(_is_count(report.get(k)) for k in ("passed", "failed", "resource_count")):
+            return "neither results nor a summary with passed, failed and resource_count"
+        return None
+    results, summary = report.get("results"), report.get("summary")
+    if not isinstance(report.get("check_type"), str):
+        return "check_type missing"
+    if not isinstance(results, Mapping) or not isinstance(results.get("failed_checks"), list):
+        return "results.failed_checks missing or not a list"
+    if not isinstance(summary, Mapping) or not _is_count(summary.get("failed")):
+        return "summary.failed missing"
+    if summary["failed"] != len(results["failed_checks"]):
+        return "summary.failed does not match results.failed_checks"
+    return None
+
+
+def _failed_count(report: Mapping[str, Any]) -> int:
+    summary = report.get("summary") if "results" in report else report
+    count: int = summary["failed"] if isinstance(summary, Mapping) else 0
+    return count
 
 
 def _failed_checks(reports: Iterable[Mapping[str, Any]]) -> Iterable[tuple[str, Mapping[str, Any]]]:
@@ -334,6 +381,4 @@ def run_checkov(
             return findings
         finally:
             for run in runs:
-                if run.process.poll() is None:
-                    run.process.kill()
-                    run.process.wait()
+                children.stop(run.process)

@@ -35,6 +35,7 @@ from urllib.parse import urlencode, urlsplit
 
 import orjson
 
+from burst.check import children
 from burst.check.guardrails import GUARDRAILS_DATA_PATH
 from burst.check.model import OPA, POLICY_SEVERITIES, Finding
 from burst.errors import BurstError
@@ -216,7 +217,7 @@ class LocalServer:
         ]  # fmt: skip
         with (tmp / "opa.log").open("wb") as log:
             try:
-                self._process = subprocess.Popen(  # noqa: S603 - fixed argument list, no shell
+                self._process = children.spawn(
                     command,
                     stdin=subprocess.DEVNULL,
                     stdout=log,  # OPA prints load errors to stdout
@@ -263,12 +264,14 @@ class LocalServer:
 
     def stop(self) -> None:
         """Terminate the server (kill it if it does not stop) and remove its files."""
-        if self._process is not None:
-            _stop(self._process)
-            self._process = None
-        if self._tmp is not None:
-            self._tmp.cleanup()
-            self._tmp = None
+        process, self._process = self._process, None
+        tmp, self._tmp = self._tmp, None
+        try:
+            if process is not None:
+                _stop(process)
+        finally:
+            if tmp is not None:
+                tmp.cleanup()
 
     @property
     def running(self) -> bool:
@@ -277,10 +280,7 @@ class LocalServer:
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:
-    # A throw-away server holds nothing worth a graceful shutdown.
-    if process.poll() is None:
-        process.kill()
-    process.wait()
+    children.stop(process)  # a throw-away server holds nothing worth a graceful shutdown
 
 
 def _opa_startup_problems(log: str, directory: Path) -> list[str]:

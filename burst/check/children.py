@@ -1,0 +1,84 @@
+"""The processes a check starts (OPA, checkov), each in its own process group, stopped together.
+
+A check must leave nothing behind: not on success, not on an error, not on Ctrl-C or SIGTERM.
+Every child is started in a new session (so its own children, e.g. checkov's workers, are in its
+process group) and registered here; `stop` kills and reaps the whole group. `handle_signals`
+makes SIGINT, SIGTERM and SIGHUP kill every registered child, refuse to start new ones, and unwind
+the main thread, so that every `finally` (temporary directories included) runs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import threading
+from collections.abc import Callable, Sequence
+from types import FrameType
+from typing import Any
+
+_live: set[subprocess.Popen[bytes]] = set()
+_lock = threading.RLock()  # re-entrant: a signal handler may interrupt a holder
+_stopping = threading.Event()
+_stopping_code = [0]
+
+
+class Terminated(SystemExit):
+    """Raised in the main thread when a termination signal arrives (exit code 128 + signal)."""
+
+
+def spawn(
+    command: Sequence[str], preexec_fn: Callable[[], None] | None = None, **kwargs: Any
+) -> subprocess.Popen[bytes]:
+    """Start `command` in a new session and register it (Popen keyword arguments pass through).
+
+    After a termination signal nothing new starts: the call raises Terminated instead.
+    """
+    with _lock:
+        if _stopping.is_set():
+            raise Terminated(_stopping_code[0])
+        process = subprocess.Popen(  # noqa: S603 - callers pass fixed argument lists, no shell
+            list(command), start_new_session=True, preexec_fn=preexec_fn, **kwargs
+        )
+        _live.add(process)
+    return process
+
+
+def _kill(process: subprocess.Popen[bytes]) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(process.pid, signal.SIGKILL)  # also when the leader is gone: its group may live
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    """Kill the process and its whole process group, reap it, and forget it."""
+    _kill(process)
+    process.wait()
+    with _lock:
+        _live.discard(process)
+
+
+def kill_all() -> None:
+    """Kill every registered child without waiting (safe in a signal handler, which may have
+    interrupted a `wait` on the same process); the code that started them reaps them."""
+    with _lock:
+        processes = list(_live)
+    for process in processes:
+        _kill(process)
+
+
+def _on_signal(signum: int, frame: FrameType | None) -> None:
+    _stopping_code[0] = 128 + signum
+    _stopping.set()
+    kill_all()
+    if signum == signal.SIGINT:
+        raise KeyboardInterrupt
+    raise Terminated(128 + signum)
+
+
+def handle_signals() -> None:
+    """Install the handlers (main thread only): stop the children, then unwind."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, _on_signal)

@@ -1,0 +1,100 @@
+"""Injected faults: a broken checkov fails the check closed, and a signal leaves nothing behind."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.opa
+
+ROOT = Path(__file__).resolve().parents[1]
+CLEAN = ROOT / "tests" / "fixtures" / "check" / "clean-preview.json"
+MANIFESTS = ROOT / "tests" / "fixtures" / "check" / "manifests"
+SUMMARY = '{"passed": 0, "failed": 0, "skipped": 0, "parsing_errors": 0, "resource_count": 0}'
+REPORT = (
+    '{"check_type": "kubernetes", "results": {"passed_checks": [], "failed_checks": [],'
+    ' "skipped_checks": [], "parsing_errors": []}, "summary": {"passed": 1, "failed": 0,'
+    ' "skipped": 0, "parsing_errors": 0, "resource_count": 1}}'
+)
+MISCOUNTED = REPORT.replace('"failed": 0', '"failed": 3')
+
+
+def fake_checkov(tmp_path: Path, body: str) -> Path:
+    script = tmp_path / "checkov"
+    script.write_text(f"#!/usr/bin/env bash\n{body}\n")
+    script.chmod(0o755)
+    return script
+
+
+def burst_check(checkov: Path, tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ, BURST_CHECKOV=str(checkov), TMPDIR=str(tmp_path))
+    command = [sys.executable, "-m", "burst.cli", "check", "--root", str(ROOT), *args]
+    return subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ("exit 1", "checkov (kubernetes) exited 1 without a report"),
+        ("exit 0", "checkov (kubernetes) exited 0 without a report"),
+        ("echo 'checkov: crashed' >&2; exit 2", "failed with exit code 2"),
+        ("echo not json; exit 0", "printed output that is not JSON"),
+        ("echo '{\"unexpected\": true}'; exit 0", "neither results nor a summary"),
+        ("echo '[1, 2]'; exit 0", "report 0: not an object"),
+        (f"echo '{SUMMARY}'; exit 1", "exited 1 but reported 0 failed checks"),
+        (f"echo '{MISCOUNTED}'; exit 1", "does not match"),
+    ],
+)
+def test_a_broken_checkov_fails_closed(tmp_path: Path, body: str, message: str) -> None:
+    result = burst_check(fake_checkov(tmp_path, body), tmp_path, "--manifests", str(MANIFESTS))
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
+    assert any(message in line for line in result.stderr.splitlines()), result.stderr
+
+
+@pytest.mark.parametrize("output", [SUMMARY, REPORT])
+def test_a_documented_success_passes(tmp_path: Path, output: str) -> None:
+    checkov = fake_checkov(tmp_path, f"echo '{output}'; exit 0")
+    result = burst_check(checkov, tmp_path, "--preview", str(CLEAN))
+    assert result.returncode == 0, result.stderr
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    stat = Path(f"/proc/{pid}/stat")
+    return stat.exists() and stat.read_text().split()[2] != "Z"
+
+
+@pytest.mark.parametrize(("signum", "code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+def test_a_signal_stops_checkov_and_removes_temporary_files(
+    tmp_path: Path, signum: int, code: int
+) -> None:
+    pids = tmp_path / "pids"
+    checkov = fake_checkov(tmp_path, f"sleep 300 & echo $$ $! > {pids}; wait")
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    env = dict(os.environ, BURST_CHECKOV=str(checkov), TMPDIR=str(scratch))
+    command = [sys.executable, "-m", "burst.cli", "check", "--root", str(ROOT),
+               "--manifests", str(MANIFESTS)]  # fmt: skip
+    process = subprocess.Popen(command, cwd=ROOT, env=env, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not (pids.exists() and pids.read_text().strip()) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert pids.exists(), "the fake checkov never started"
+    process.send_signal(signum)
+    returncode = process.wait(timeout=30)
+    assert process.stderr is not None
+    assert "Traceback" not in process.stderr.read()
+    assert returncode == code
+    for pid in map(int, pids.read_text().split()):
+        assert not _alive(pid), f"process {pid} outlived the check"
+    assert list(scratch.iterdir()) == []
