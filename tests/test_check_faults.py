@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import http.server
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -98,3 +101,80 @@ def test_a_signal_stops_checkov_and_removes_temporary_files(
     for pid in map(int, pids.read_text().split()):
         assert not _alive(pid), f"process {pid} outlived the check"
     assert list(scratch.iterdir()) == []
+
+
+class _Opa(http.server.BaseHTTPRequestHandler):
+    """A fake OPA: healthy, accepts uploads, and answers the report query as `mode` says."""
+
+    mode = "drip"
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+    def _answer(self, body: bytes, status: int = 200) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_GET(self) -> None:
+        self._answer(b"{}")
+
+    def do_PUT(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        if self.path.startswith("/v1/data"):
+            self.send_response(204)
+            self.end_headers()
+        else:
+            self._answer(b"{}")
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.end_headers()
+        self.wfile.write(b'{"result": {"findings": [')
+        try:
+            while True:  # never ends: a drip (each byte within the socket timeout) or a flood
+                self.wfile.write(b" " if self.mode == "drip" else b" " * 65536)
+                self.wfile.flush()
+                time.sleep(0.05 if self.mode == "drip" else 0)
+        except OSError:
+            pass
+
+
+@pytest.fixture
+def streaming_opa() -> Iterator[str]:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Opa)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_opa_timeout_is_a_total_deadline(tmp_path: Path, streaming_opa: str) -> None:
+    started = time.monotonic()
+    result = burst_check(
+        fake_checkov(tmp_path, "exit 0"), tmp_path, "--preview", str(CLEAN), "--skip-checkov",
+        "--opa-url", streaming_opa, "--opa-timeout", "2",
+    )  # fmt: skip
+    elapsed = time.monotonic() - started
+    assert result.returncode == 2, result.stderr
+    assert "did not answer in time" in result.stderr
+    assert elapsed < 15, f"took {elapsed:.1f}s with --opa-timeout 2"
+
+
+def test_a_response_beyond_the_limit_is_refused(
+    monkeypatch: pytest.MonkeyPatch, streaming_opa: str
+) -> None:
+    import requests
+
+    from burst.check import engine
+
+    monkeypatch.setattr(engine, "MAX_RESPONSE_BYTES", 10_000_000)
+    monkeypatch.setattr(_Opa, "mode", "flood")
+    with pytest.raises(engine.ResponseTooLarge):
+        engine.post_bounded(requests.Session(), f"{streaming_opa}/v1/data/x", b"{}", 30.0)

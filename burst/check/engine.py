@@ -26,6 +26,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -375,16 +376,72 @@ def _bulk_client_class() -> Any:
                 body = orjson.dumps({"input": input_data})
             except orjson.JSONEncodeError:  # e.g. integers beyond 64 bits
                 body = json.dumps({"input": input_data}).encode()
-            response = self._session.post(
+            status, content = post_bounded(self._session, url, body, self.timeout)
+            if status >= 400:
+                raise OpaHttpError(status, content)
+            return orjson.loads(content)
+
+    return BulkOpaClient
+
+
+MAX_RESPONSE_BYTES = 512 * 1024 * 1024
+"""Largest report accepted from OPA (a 16,000-resource plan's report is a few MB)."""
+
+
+class OpaHttpError(Exception):
+    """OPA answered with an HTTP error status; `body` is the (bounded) response body."""
+
+    def __init__(self, status: int, body: bytes) -> None:
+        super().__init__(f"HTTP {status}")
+        self.status = status
+        self.body = body
+
+
+class ResponseTooLarge(Exception):
+    """The response grew beyond MAX_RESPONSE_BYTES."""
+
+
+def post_bounded(session: Any, url: str, body: bytes, timeout: float) -> tuple[int, bytes]:
+    """POST and read the whole response within `timeout` seconds in total (connect, send, every
+    byte of the answer) and at most MAX_RESPONSE_BYTES; a server that streams forever or too much
+    raises `requests.Timeout` or ResponseTooLarge instead of outliving `--opa-timeout`.
+
+    The request runs in a daemon thread that is abandoned at the deadline (the check then exits).
+    """
+    import requests
+
+    outcome: list[Any] = []
+    done = threading.Event()
+
+    def fetch() -> None:
+        try:
+            with session.post(
                 url,
                 data=body,
                 headers={"Content-Type": "application/json"},
-                timeout=self.timeout,
-            )
-            response.raise_for_status()
-            return orjson.loads(response.content)
+                timeout=timeout,
+                stream=True,
+            ) as response:
+                chunks, size = [], 0
+                for chunk in response.iter_content(chunk_size=1 << 16):
+                    size += len(chunk)
+                    if size > MAX_RESPONSE_BYTES:
+                        raise ResponseTooLarge(f"more than {MAX_RESPONSE_BYTES} bytes")
+                    chunks.append(chunk)
+                outcome.append((response.status_code, b"".join(chunks)))
+        except BaseException as error:  # handed to the waiting thread
+            outcome.append(error)
+        finally:
+            done.set()
 
-    return BulkOpaClient
+    threading.Thread(target=fetch, name="opa-request", daemon=True).start()
+    if not done.wait(timeout):
+        raise requests.Timeout(f"no complete answer within {timeout:.0f}s")
+    result = outcome[0]
+    if isinstance(result, BaseException):
+        raise result
+    status, content = result
+    return int(status), bytes(content)
 
 
 def _client(address: ServerAddress, timeout: float, retries: int = 2) -> Any:
@@ -476,10 +533,12 @@ def query_report(client: Any, document: Mapping[str, Any], where: str) -> Any:
         return client.query_rule(
             input_data=document, package_path=REPORT_PACKAGE, rule_name=REPORT_RULE
         )
-    except requests.HTTPError as error:
+    except OpaHttpError as error:
         raise BurstError(
             f"OPA at {where} could not evaluate data.burst.main.report: {_http_error(error)}"
         ) from None
+    except ResponseTooLarge as error:
+        raise BurstError(f"OPA at {where} answered with {error}: refused") from None
     except requests.Timeout:
         raise BurstError(f"OPA at {where} did not answer in time (raise --opa-timeout)") from None
     except requests.RequestException as error:
@@ -488,20 +547,17 @@ def query_report(client: Any, document: Mapping[str, Any], where: str) -> Any:
         raise BurstError(f"OPA at {where} answered with something that is not JSON") from None
 
 
-def _http_error(error: Any) -> str:
-    response = getattr(error, "response", None)
-    if response is None:
-        return str(error)
+def _http_error(error: OpaHttpError) -> str:
     try:
-        body = response.json()
+        body = json.loads(error.body)
     except ValueError:
-        return f"HTTP {response.status_code}: {response.text[:300]}"
+        return f"HTTP {error.status}: {error.body[:300].decode(errors='replace')}"
     message = body.get("message", "") if isinstance(body, Mapping) else ""
     inner = body.get("errors") if isinstance(body, Mapping) else None
     if isinstance(inner, list) and inner and isinstance(inner[0], Mapping):
         message = f"{message}: {inner[0].get('message', '')}"
     code = body.get("code", "") if isinstance(body, Mapping) else ""
-    return f"HTTP {response.status_code} {code}: {message}".strip()
+    return f"HTTP {error.status} {code}: {message}".strip()
 
 
 def validate_report(response: Any, expected_packages: set[str], resource_count: int) -> Evaluation:
