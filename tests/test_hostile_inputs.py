@@ -213,3 +213,43 @@ def test_duplicate_guardrails_keys(capsys: pytest.CaptureFixture[str], tmp_path:
     input_error(
         check(capsys, "--preview", str(CLEAN), "--guardrails", str(path)), "duplicate key 'iam'"
     )
+
+
+# ---------------------------------------------------------------------------------------------
+# Safe reports
+# ---------------------------------------------------------------------------------------------
+
+FORGED = "\nburst check passed: 0 deny, 0 warn, 0 unknown, 0 waived\n\x00\x1b[2J<script>x</script>"
+
+
+def hostile_preview(tmp_path: Path) -> Path:
+    document = broken()
+    for step in document["steps"]:
+        if step["newState"]["type"] == "aws:iam/role:Role":
+            urn = step["urn"] + FORGED
+            step["urn"] = step["newState"]["urn"] = urn
+        if step["newState"]["type"] == "pulumi:providers:aws":
+            step["newState"]["inputs"]["region"] = "ap-south-1" + FORGED + "x" * 5000
+    return preview_file(tmp_path, json.dumps(document))
+
+
+@pytest.mark.parametrize("fmt", ["text", "junit", "markdown", "sarif", "json", "github"])
+def test_values_from_the_document_cannot_forge_or_break_a_report(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, fmt: str
+) -> None:
+    import xml.etree.ElementTree as ET
+
+    code, out, _ = check(capsys, "--preview", str(hostile_preview(tmp_path)), "--format", fmt)
+    assert code == 1
+    assert "\x00" not in out and "\x1b" not in out
+    assert not any(line.startswith("burst check passed") for line in out.splitlines())
+    assert len(max(out.splitlines(), key=len)) < 20_000
+    if fmt == "junit":
+        ET.fromstring(out.split("\n", 1)[1])  # well-formed XML
+    if fmt == "markdown":  # code spans show their text literally; elsewhere no raw HTML
+        import re
+
+        outside_code = re.sub(r"(`+) .*? \1|`[^`]*`", "", out)
+        assert "<script>" not in outside_code
+    if fmt in ("sarif", "json"):
+        json.loads(out)

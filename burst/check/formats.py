@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import xml.etree.ElementTree as ET
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -332,12 +333,22 @@ def render_junit(report: CheckReport) -> str:
 # ---------------------------------------------------------------------------------------------
 
 
+_MARKDOWN_SPECIAL = str.maketrans(
+    {c: f"\\{c}" for c in "\\`*_{}[]()#+!|~"} | {"<": "&lt;", ">": "&gt;", "&": "&amp;"}
+)
+
+
 def _md(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ").replace("<", "&lt;").replace(">", "&gt;")
+    """Text shown as is in Markdown: no markup, links, HTML or table breaks from the values."""
+    return " ".join(text.split()).translate(_MARKDOWN_SPECIAL)
 
 
 def _code(text: str) -> str:
-    return "`" + text.replace("`", "'") + "`"
+    """Inline code; a value with backticks gets a longer fence (CommonMark) and cannot end it."""
+    flat = " ".join(text.split()).replace("|", "\\|")
+    longest = max((len(r) for r in re.findall(r"`+", flat)), default=0)
+    fence = "`" * (longest + 1)
+    return f"{fence} {flat} {fence}" if longest else f"`{flat}`"
 
 
 def render_markdown(report: CheckReport) -> str:

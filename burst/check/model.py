@@ -20,6 +20,25 @@ OPA = "opa"
 CHECKOV = "checkov"
 
 
+MAX_FIELD_CHARS = {"resource": 400, "message": 1000, "title": 200, "remediation": 1000}
+"""How much of a finding's text a report shows; longer values are cut with a count."""
+
+_CONTROL = {c: f"\\x{c:02x}" for c in [*range(0x20), *range(0x7F, 0xA0)]}
+_CONTROL.update({0x0A: "\\n", 0x0D: "\\r", 0x09: "\\t"})
+
+
+def safe_text(value: str, limit: int) -> str:
+    """`value` with control characters written as escapes and cut to `limit` characters.
+
+    Finding texts quote values from the checked documents (URNs, names, regions); a newline or an
+    escape sequence there must not forge a report line or break an XML report.
+    """
+    text = value.translate(_CONTROL)
+    if len(text) > limit:
+        text = f"{text[:limit]}... ({len(text) - limit} more characters)"
+    return text
+
+
 @dataclass(frozen=True)
 class Location:
     """Where a finding points in the repository: a file (repository-relative if possible)."""
@@ -57,6 +76,11 @@ class Finding:
     remediation: str = ""
     location: Location | None = None
     waiver: Waiver | None = None
+
+    def make_safe(self) -> None:
+        """Escape control characters in, and bound the length of, every text field."""
+        for name, limit in MAX_FIELD_CHARS.items():
+            setattr(self, name, safe_text(getattr(self, name), limit))
 
     def to_json(self) -> dict[str, Any]:
         """The finding as it appears in the JSON report."""

@@ -138,6 +138,8 @@ def run_check(options: CheckOptions) -> CheckReport:
             finding.title = finding.title or rule.title
             finding.remediation = finding.remediation or rule.remediation
     findings = apply_waivers([*findings, *checkov_findings], waivers, options.today)
+    for finding in findings:
+        finding.make_safe()
     fired = {f.rule for f in findings}
     return CheckReport(
         findings=findings,
