@@ -192,18 +192,19 @@ def read_yaml(path: Path) -> Any:
     return parse_yaml(read_text(path, "YAML"), str(path))
 
 
+def key_hint(key: object, allowed: Collection[str]) -> str:
+    """` (did you mean 'x'?)` for a close known key, else the list of known keys."""
+    close = difflib.get_close_matches(str(key), [str(a) for a in allowed], n=1)
+    return f" (did you mean {close[0]!r}?)" if close else f" (known: {', '.join(sorted(allowed))})"
+
+
 def unknown_keys(mapping: Mapping[Any, Any], allowed: Collection[str], where: str) -> list[str]:
     """One problem per key of `mapping` not in `allowed`, with a "did you mean" when close."""
-    problems = []
-    for key in mapping:
-        if key in allowed:
-            continue
-        close = difflib.get_close_matches(str(key), [str(a) for a in allowed], n=1)
-        hint = (
-            f" (did you mean {close[0]!r}?)" if close else f" (known: {', '.join(sorted(allowed))})"
-        )
-        problems.append(f"{where}: unknown key {key!r}{hint}")
-    return problems
+    return [
+        f"{where}: unknown key {key!r}{key_hint(key, allowed)}"
+        for key in mapping
+        if key not in allowed
+    ]
 
 
 def is_finite_number(value: object) -> bool:

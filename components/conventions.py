@@ -34,6 +34,16 @@ ACCOUNT_ID_PATTERN = re.compile(r"\d{12}")
 ROLE_ARN_PATTERN = re.compile(r"arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+")
 NAME_PATTERN = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$")
 
+GPU_INSTANCE_FAMILIES = frozenset(
+    {
+        "g4dn", "g5", "g5g", "g6", "g6e", "g6f", "gr6", "gr6f",
+        "p3", "p3dn", "p4d", "p4de", "p5", "p5e", "p5en", "p6-b200", "p6e-gb200",
+    }
+)  # fmt: skip
+"""EC2 instance families with NVIDIA GPUs (the accelerated-computing families the NVIDIA device
+plugin advertises as `nvidia.com/gpu`), pinned from the EC2 instance-type list of 2026-12. A GPU
+pool may only name these; add a family here when AWS launches one."""
+
 
 class ComponentArgsError(ValueError):
     """An argument of a burst component is invalid; the message names the field."""

@@ -16,9 +16,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from burst.documents import read_yaml
+from burst.documents import is_finite_number, key_hint, read_yaml
 from burst.errors import BurstError
-from components.conventions import ACCOUNT_ID_PATTERN, REGION_PATTERN, ROLE_ARN_PATTERN
+from components.conventions import (
+    ACCOUNT_ID_PATTERN,
+    GPU_INSTANCE_FAMILIES,
+    REGION_PATTERN,
+    ROLE_ARN_PATTERN,
+)
 
 PROJECT = "burst-platform"
 """Pulumi project name; stack config keys are `burst-platform:<key>`."""
@@ -141,8 +146,13 @@ def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
+_is_number = is_finite_number  # YAML's .nan and .inf are not amounts
+
+PRIVATE_NETWORKS = tuple(
+    ipaddress.IPv4Network(n)
+    for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10")
+)
+"""RFC 1918 private and RFC 6598 shared address space: where a VPC without egress lives."""
 
 
 class _Reader:
@@ -240,9 +250,8 @@ class _Reader:
     def unknown_keys(self, value: Mapping[str, Any], path: str, known: Sequence[str]) -> None:
         for key in value:
             if key not in known:
-                self.problems.add(
-                    f"{path}.{key}", f"unknown key (expected one of {', '.join(known)})"
-                )
+                where = f"{path}.{key}" if path else str(key)
+                self.problems.add(where, f"unknown key{key_hint(key, known)}")
 
 
 def parse_stack_config(raw: Mapping[str, Any]) -> StackConfig:
@@ -252,9 +261,7 @@ def parse_stack_config(raw: Mapping[str, Any]) -> StackConfig:
     """
     problems = _Problems()
     read = _Reader(problems)
-    for key in raw:
-        if key not in KNOWN_KEYS:
-            problems.add(key, f"unknown key (expected one of {', '.join(sorted(KNOWN_KEYS))})")
+    read.unknown_keys(raw, "", sorted(KNOWN_KEYS))
 
     environment = read.string(
         raw.get("environment"), "environment", pattern=_DNS_LABEL, what="a DNS label"
@@ -299,6 +306,13 @@ def parse_stack_config(raw: Mapping[str, Any]) -> StackConfig:
             read.sequence(cluster.get("adminRoleArns"), "cluster.adminRoleArns")
         )
     )
+    for i, arn in enumerate(admin_roles):
+        valid = ROLE_ARN_PATTERN.fullmatch(arn) and ACCOUNT_ID_PATTERN.fullmatch(account_id)
+        if valid and arn.split(":")[4] != account_id:
+            problems.add(
+                f"cluster.adminRoleArns[{i}]",
+                f"role of account {arn.split(':')[4]}, not of accountId {account_id}",
+            )
 
     gpu = read.mapping(raw.get("gpu"), "gpu")
     read.unknown_keys(gpu, "gpu", ("instanceFamilies", "minInstanceTypes", "onDemandGpuLimit"))
@@ -307,6 +321,13 @@ def parse_stack_config(raw: Mapping[str, Any]) -> StackConfig:
         read.string(f, f"gpu.instanceFamilies[{i}]", pattern=_FAMILY, what="an instance family")
         for i, f in enumerate(read.sequence(families_raw, "gpu.instanceFamilies"))
     )
+    for i, family in enumerate(families):
+        if _FAMILY.fullmatch(family) and family not in GPU_INSTANCE_FAMILIES:
+            problems.add(
+                f"gpu.instanceFamilies[{i}]",
+                f"{family!r} is not an NVIDIA GPU instance family (known: "
+                f"{', '.join(sorted(GPU_INSTANCE_FAMILIES))})",
+            )
     if isinstance(families_raw, list) and not families_raw:
         problems.add("gpu.instanceFamilies", "must list at least one GPU instance family")
     elif len(set(families)) != len(families):
@@ -455,8 +476,14 @@ def _teams(read: _Reader, value: Any) -> list[Team]:
         budget = read.number(entry.get("monthlyBudgetUsd"), f"{path}.monthlyBudgetUsd")
         emails = tuple(
             read.string(e, f"{path}.budgetEmails[{j}]", pattern=_EMAIL, what="an email address")
-            for j, e in enumerate(read.sequence(entry.get("budgetEmails"), f"{path}.budgetEmails"))
+            for j, e in enumerate(
+                read.sequence(entry.get("budgetEmails"), f"{path}.budgetEmails", required=True)
+            )
         )
+        if isinstance(entry.get("budgetEmails"), list) and not emails:
+            read.problems.add(
+                f"{path}.budgetEmails", "must name at least one address for the budget's alerts"
+            )
         teams.append(Team(name, quota, on_demand, borrowing, budget, emails))
     return teams
 
@@ -532,6 +559,11 @@ def _vpc_cidrs(read: _Reader, value: Any, regions: list[str]) -> dict[str, str]:
             continue
         if network.prefixlen > 20:
             read.problems.add(f"network.cidrs.{region}", "must be a /20 or larger")
+        if not any(network.subnet_of(private) for private in PRIVATE_NETWORKS):
+            read.problems.add(
+                f"network.cidrs.{region}",
+                f"{network} is not private address space (RFC 1918, or RFC 6598 100.64.0.0/10)",
+            )
         for other_region, other in cidrs.items():
             if ipaddress.IPv4Network(other).overlaps(network):
                 read.problems.add(f"network.cidrs.{region}", f"overlaps the CIDR of {other_region}")

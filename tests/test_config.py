@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -162,8 +163,8 @@ def test_any_value_either_parses_or_fails_with_key_named_lines(key: str, value: 
                 "name": st.sampled_from(["quant", "ml", "research", "risk"]),
                 "gpuQuota": st.integers(-3, 64) | st.text(max_size=3),
                 "gpuBorrowingLimit": st.integers(-3, 16),
-                "monthlyBudgetUsd": st.integers(-10, 50000)
-                | st.floats(allow_nan=False, allow_infinity=False),
+                "monthlyBudgetUsd": st.integers(-10, 50000) | st.floats(),
+                "budgetEmails": st.lists(st.sampled_from(["a@example.com", "b@example.org"])),
             }
         ),
         max_size=5,
@@ -178,6 +179,7 @@ def test_team_lists(teams: list[dict[str, Any]]) -> None:
         and len(set(names)) == len(names)
         and all(isinstance(t["gpuQuota"], int) and t["gpuQuota"] >= 0 for t in teams)
         and all(t["gpuBorrowingLimit"] >= 0 and t["monthlyBudgetUsd"] > 0 for t in teams)
+        and all(math.isfinite(t["monthlyBudgetUsd"]) and t["budgetEmails"] for t in teams)
     )
     try:
         config = parse_stack_config(raw)
@@ -192,3 +194,40 @@ def test_team_lists(teams: list[dict[str, Any]]) -> None:
 def test_yaml_and_json_agree() -> None:
     text = (ROOT / "Pulumi.prod.yaml").read_text()
     assert yaml.safe_load(json.dumps(yaml.safe_load(text))) == yaml.safe_load(text)
+
+
+@pytest.mark.parametrize(
+    ("changes", "key", "fragment"),
+    [
+        (
+            {"cluster": {"adminRoleArns": ["arn:aws:iam::999999999999:role/admin"]}},
+            "cluster.adminRoleArns[0]",
+            "not of accountId",
+        ),
+        ({"gpu": {"instanceFamilies": ["g5", "t3"]}}, "gpu.instanceFamilies[1]", "not an NVIDIA"),
+        (
+            {"network": {"cidrs": {"eu-west-1": "52.0.0.0/16"}}},
+            "network.cidrs.eu-west-1",
+            "private",
+        ),
+        (
+            {"budgets": {"anomalyThresholdUsd": float("nan")}},
+            "budgets.anomalyThresholdUsd",
+            "number",
+        ),
+        ({"budgets": {"circuitBraker": True}}, "budgets.circuitBraker", "did you mean"),
+    ],
+)
+def test_values_a_reviewer_would_refuse(changes: dict[str, Any], key: str, fragment: str) -> None:
+    lines = problems(mutated(**changes))
+    assert any(line.startswith(f"{PROJECT}:{key}: ") and fragment in line for line in lines), lines
+
+
+@pytest.mark.parametrize("emails", [[], None])
+def test_a_budget_needs_someone_to_alert(emails: list[str] | None) -> None:
+    teams = copy.deepcopy(PROD["teams"])
+    teams[0]["budgetEmails"] = emails
+    if emails is None:
+        del teams[0]["budgetEmails"]
+    lines = problems(mutated(teams=teams))
+    assert any(line.startswith(f"{PROJECT}:teams[0].budgetEmails: ") for line in lines), lines

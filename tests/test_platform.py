@@ -165,8 +165,8 @@ def test_bad_config_exits_2_with_one_line_per_problem(tmp_path: Path) -> None:
   burst-platform:accountId: "111122223333"
   burst-platform:regions: [eu-west-1, ap-south-1]
   burst-platform:teams:
-    - {name: quant, gpuQuota: -1, monthlyBudgetUsd: 100}
-    - {name: quant, gpuQuota: lots, monthlyBudgetUsd: 100}
+    - {name: quant, gpuQuota: -1, monthlyBudgetUsd: 100, budgetEmails: [q@example.com]}
+    - {name: quant, gpuQuota: lots, monthlyBudgetUsd: 100, budgetEmails: [q@example.com]}
   burst-platform:dataClasses:
     internal:
       regions: ["*"]
