@@ -26,6 +26,7 @@ from components.conventions import (
     TEAM_TAG,
     ComponentArgsError,
     bounded_name,
+    key_policy,
     require_account_id,
     require_name,
     require_positive,
@@ -97,25 +98,16 @@ def alerts_key_policy(account_id: str) -> dict[str, Any]:
     The account root administers the key (which delegates to IAM), and the two billing services
     may create and read data keys, which they need to publish to an encrypted topic.
     """
-    return {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Sid": "AccountAdministersKey",
-                "Effect": "Allow",
-                "Principal": {"AWS": f"arn:aws:iam::{account_id}:root"},
-                "Action": "kms:*",
-                "Resource": "*",
-            },
-            {
-                "Sid": "BillingServicesUseKey",
-                "Effect": "Allow",
-                "Principal": {"Service": list(BILLING_SERVICE_PRINCIPALS)},
-                "Action": ["kms:GenerateDataKey*", "kms:Decrypt"],
-                "Resource": "*",
-            },
-        ],
-    }
+    return key_policy(
+        account_id,
+        {
+            "Sid": "BillingServicesUseKey",
+            "Effect": "Allow",
+            "Principal": {"Service": list(BILLING_SERVICE_PRINCIPALS)},
+            "Action": ["kms:GenerateDataKey*", "kms:Decrypt"],
+            "Resource": "*",
+        },
+    )
 
 
 def alerts_topic_policy(topic_arn: str, account_id: str) -> dict[str, Any]:

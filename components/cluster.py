@@ -22,6 +22,7 @@ from components.conventions import (
     ROLE_ARN_PATTERN,
     ComponentArgsError,
     bounded_name,
+    key_policy,
     platform_tags,
     require_account_id,
     require_name,
@@ -295,7 +296,10 @@ class BurstCluster(pulumi.ComponentResource):
         self.permissions_boundary_arn = boundary.arn
 
         volume_key = self._rotating_key(
-            f"{name}-volumes", f"Root volumes of burst nodes in {args.cluster_name}", tags
+            f"{name}-volumes",
+            f"Root volumes of burst nodes in {args.cluster_name}",
+            tags,
+            args.account_id,
         )
         aws.kms.Alias(
             f"{name}-volumes",
@@ -380,12 +384,15 @@ class BurstCluster(pulumi.ComponentResource):
             }
         )
 
-    def _rotating_key(self, name: str, description: str, tags: dict[str, str]) -> aws.kms.Key:
+    def _rotating_key(
+        self, name: str, description: str, tags: dict[str, str], account_id: str
+    ) -> aws.kms.Key:
         return aws.kms.Key(
             name,
             description=description,
             enable_key_rotation=True,
             deletion_window_in_days=30,
+            policy=json.dumps(key_policy(account_id)),
             tags=tags,
             opts=pulumi.ResourceOptions(parent=self),
         )
@@ -400,7 +407,7 @@ class BurstCluster(pulumi.ComponentResource):
     ) -> aws.eks.Cluster:
         child = pulumi.ResourceOptions(parent=self)
         secrets_key = self._rotating_key(
-            f"{name}-secrets", f"Kubernetes secrets of {args.cluster_name}", tags
+            f"{name}-secrets", f"Kubernetes secrets of {args.cluster_name}", tags, args.account_id
         )
         cluster_role = aws.iam.Role(
             f"{name}-cluster",

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Iterable, Mapping
+from typing import Any
 
 TEAM_TAG = "team"
 """Tag naming the team that owns (and pays for) a resource."""
@@ -118,3 +119,23 @@ def require_account_id(field: str, value: str) -> None:
     """Check that `value` is a 12-digit AWS account ID."""
     if not isinstance(value, str) or not ACCOUNT_ID_PATTERN.fullmatch(value):
         raise ComponentArgsError(field, f"{value!r} is not a 12-digit AWS account ID")
+
+
+def key_policy(account_id: str, *statements: Mapping[str, Any]) -> dict[str, Any]:
+    """An explicit KMS key policy: the account administers and uses the key through IAM (the
+    statement AWS would add by default, so IAM policies and boundaries decide), plus `statements`
+    for the services that use the key on the account's behalf. Explicit, so that who may use a
+    key is reviewed with the code (`guards.kms_key_without_policy`)."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "AccountAdministersKey",
+                "Effect": "Allow",
+                "Principal": {"AWS": f"arn:aws:iam::{account_id}:root"},
+                "Action": "kms:*",
+                "Resource": "*",
+            },
+            *statements,
+        ],
+    }

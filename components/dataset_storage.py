@@ -13,6 +13,7 @@ after a few days.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -25,6 +26,8 @@ from components.conventions import (
     DATA_CLASSIFICATION_TAG,
     ComponentArgsError,
     bounded_name,
+    key_policy,
+    require_account_id,
     require_name,
     require_region,
     team_tags,
@@ -181,6 +184,9 @@ class DatasetStorageArgs:
     """Regions each data class may be stored in (`"*"`: any). List the classes from least to
     most sensitive: that order breaks ties when choosing the KMS key's classification tag."""
 
+    account_id: str
+    """AWS account that owns the storage: its root administers the data key (explicit policy)."""
+
     checkpoint_classification: str = "internal"
     """Data class of the checkpoints (they derive from the datasets; pick at least theirs)."""
 
@@ -194,6 +200,7 @@ class DatasetStorageArgs:
         require_name("team", self.team)
         require_name("environment", self.environment)
         require_region("region", self.region)
+        require_account_id("account_id", self.account_id)
         require_name("bucket_prefix", self.bucket_prefix, max_length=BUCKET_NAME_MAX)
         if self.bucket_prefix.startswith(S3_RESERVED_PREFIXES):
             raise ComponentArgsError("bucket_prefix", "starts with a prefix S3 reserves")
@@ -305,6 +312,7 @@ class DatasetStorage(pulumi.ComponentResource):
             f"{name}-key",
             description=f"Datasets and checkpoints of {args.team}/{args.environment}",
             enable_key_rotation=True,
+            policy=json.dumps(key_policy(args.account_id)),
             tags=team_tags(
                 args.team,
                 args.environment,

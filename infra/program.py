@@ -175,6 +175,7 @@ def build_region(
                 bucket_prefix=config.bucket_prefix,
                 datasets=datasets,
                 class_regions={name: dc.regions for name, dc in config.data_classes.items()},
+                account_id=config.account_id,
                 checkpoint_classification=config.checkpoint_class,
                 checkpoint_expiry_days=config.checkpoint_expiry_days,
             ),

@@ -39,6 +39,7 @@ ARGS = DatasetStorageArgs(
     bucket_prefix="acme",
     datasets=(Dataset("imagenet", "internal"),),
     class_regions=CLASS_REGIONS,
+    account_id="111122223333",
 )
 DATASET_BUCKET = "acme-ml-dev-eu-west-1-imagenet"
 CHECKPOINT_BUCKET = "acme-ml-dev-eu-west-1-checkpoints"

@@ -56,6 +56,7 @@ def _program() -> None:
                 Dataset("ticks", "confidential", object_lock_mode="COMPLIANCE"),
             ),
             class_regions={"internal": ["*"], "confidential": [REGION]},
+            account_id=MOCK_ACCOUNT_ID,
         ),
         opts=opts,
     )
@@ -104,7 +105,8 @@ def test_every_generated_document_kind_is_collected() -> None:
         ("aws:iam/policy:Policy", IDENTITY_POLICY): 3,
         ("aws:s3/bucketPolicy:BucketPolicy", RESOURCE_POLICY): 3,
         ("aws:sns/topicPolicy:TopicPolicy", RESOURCE_POLICY): 1,
-        ("aws:kms/key:Key", RESOURCE_POLICY): 1,
+        # The alert topic's key and the storage key (explicit policies on every key).
+        ("aws:kms/key:Key", RESOURCE_POLICY): 2,
     }
 
 
@@ -115,10 +117,12 @@ def test_generated_document_has_no_finding_above_low(policy: PolicyDocument) -> 
 
 def test_low_findings_are_reported_but_not_returned() -> None:
     # Key policies must name Resource "*", which parliament notes as RESOURCE_STAR (LOW).
-    (key_policy,) = [d for d in DOCUMENTS if d.resource_type == "aws:kms/key:Key"]
-    assert {f.issue for f in all_findings(key_policy.document)} == {"RESOURCE_STAR"}
-    assert lint(key_policy.document) == []
-    assert lint(key_policy.document, minimum_severity="LOW")
+    key_policies = [d for d in DOCUMENTS if d.resource_type == "aws:kms/key:Key"]
+    assert key_policies
+    for key_policy in key_policies:
+        assert {f.issue for f in all_findings(key_policy.document)} == {"RESOURCE_STAR"}
+        assert lint(key_policy.document) == []
+        assert lint(key_policy.document, minimum_severity="LOW")
 
 
 def issues(findings: list[Finding]) -> set[tuple[str, str]]:

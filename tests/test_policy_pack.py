@@ -50,6 +50,15 @@ EXPECTED_RULES = {
     "network.internet_egress",
     "network.public_ip_nodeclass",
     "main.input_not_normalised",
+    "guards.bucket_public_access_not_blocked",
+    "guards.bucket_not_kms_encrypted",
+    "guards.bucket_allows_insecure_transport",
+    "guards.bucket_unversioned",
+    "guards.bucket_without_object_lock",
+    "guards.kms_key_without_policy",
+    "guards.dangling_dependency",
+    "guards.budget_without_action",
+    "guards.budget_alert_path_incomplete",
 }
 
 
@@ -285,7 +294,17 @@ def test_waivers_file_is_an_empty_list() -> None:
 
 def test_guardrails_file_has_the_contract_keys() -> None:
     data = yaml.safe_load((POLICIES / "data" / "guardrails.yaml").read_text())
-    assert set(data) == {"allowed_regions", "data_classifications", "teams", "iam", "spot"}
+    assert set(data) == {
+        "allowed_regions",
+        "data_classifications",
+        "teams",
+        "iam",
+        "spot",
+        "budgets",
+        "waivers",
+    }
+    assert data["budgets"] == {"require_action": True}
+    assert data["waivers"] == {"max_days": 90}
     assert data["iam"] == {"max_session_seconds": 3600}
     assert data["spot"] == {"taint_key": "spot", "min_instance_types": 3}
     assert data["teams"]["quant"] == {"gpu_quota": 32, "monthly_budget_usd": 20000}
@@ -404,7 +423,7 @@ def test_partial_undecided_names_rules(opa: Path, rules: list[RuleInfo]) -> None
         f" ids := data.burst[name].partial_undecided with input as {json.dumps(touching)}}}"
     )
     declared = _eval(opa, query)
-    assert sum(len(names) for names in declared.values()) == 3, declared
+    assert sum(len(names) for names in declared.values()) == 5, declared
     ids = {r.id: r.package for r in rules}
     for package, names in declared.items():
         for name in names:

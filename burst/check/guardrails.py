@@ -29,6 +29,7 @@ _SECTIONS = {
     "iam": {"max_session_seconds"},
     "spot": {"taint_key", "min_instance_types"},
     "waivers": {"max_days"},
+    "budgets": {"require_action"},
 }
 
 
@@ -104,6 +105,14 @@ def validate_guardrails(data: object, source: str) -> list[str]:
             if isinstance(limits, Mapping):
                 fields = {"gpu_quota", "monthly_budget_usd"}
                 problems.extend(unknown_keys(limits, fields, f"{source}: teams.{team}"))
+
+    budgets = data.get("budgets")
+    if budgets is not None and not isinstance(budgets, Mapping):
+        bad("budgets", "must be a mapping with require_action")
+    elif isinstance(budgets, Mapping) and not isinstance(
+        budgets.get("require_action", False), bool
+    ):
+        bad("budgets.require_action", "must be true or false")
 
     waivers = data.get("waivers")
     if waivers is not None and not isinstance(waivers, Mapping):

@@ -56,6 +56,10 @@ SKIPPED_OPS = frozenset(
 resources the stack only reads (`get`) or stops reading (`discard`), refresh steps (the resource's
 own step says what happens to it), and the removal of a state entry whose delete already ran."""
 
+READ_OPS = frozenset({"read", "read-replacement"})
+"""Skipped ops whose resource still exists (outside the stack's management): a dependency on it
+is not a missing one."""
+
 REFUSED_OPS = {
     "diff": "an engine-internal step the CLI never prints: this is not `pulumi preview --json`",
 }
@@ -397,6 +401,7 @@ def normalise_preview(
         config = {}
 
     kept: dict[str, _State] = {}
+    external: set[str] = set()
     ops_seen: dict[str, set[str]] = {}
     removed: dict[str, _State] = {}
     same_shown = 0
@@ -410,6 +415,8 @@ def normalise_preview(
             problems.add(f"{where}.op", "missing")
             continue
         if op in SKIPPED_OPS:
+            if op in READ_OPS and isinstance(step.get("urn"), str):
+                external.add(step["urn"])
             continue
         if op in REMOVED_OPS:
             old = _read_state(problems, where, op, step, "oldState")
@@ -469,6 +476,7 @@ def normalise_preview(
             "format": INPUT_FORMAT,
             "resources": resources,
             "removed": gone,
+            "external": sorted(external - kept.keys()),
             "stack": {
                 "name": stack_name,
                 "source": "preview",
@@ -584,6 +592,7 @@ def normalise_manifests(paths: Iterable[Path], root: Path | None = None) -> Plan
             "format": INPUT_FORMAT,
             "resources": resources,
             "removed": [],
+            "external": [],
             "stack": {"name": None, "source": "manifests", "complete": True, "hidden": 0},
         },
         locations=locations,

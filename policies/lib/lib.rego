@@ -96,6 +96,12 @@ removed := input.removed if {
 	is_array(input.removed)
 } else := []
 
+# URNs of resources the stack reads but does not manage (`get`): they exist for dependencies.
+external := input.external if {
+	normalised
+	is_array(input.external)
+} else := []
+
 stack_source := object.get(object.get(input, "stack", {}), "source", "preview")
 
 # True only when the input shows every resource of the stack (a preview with --show-sames, an
