@@ -28,6 +28,7 @@ FIXTURES = ROOT / "tests" / "fixtures" / "check"
 CLEAN = FIXTURES / "clean-preview.json"
 BROKEN = FIXTURES / "broken-preview.json"
 BROKEN_DENIES = {
+    "iam.platform_role_without_boundary",
     "iam.session_too_long",
     "iam.trust_open",
     "locality.region_not_allowed",
@@ -102,7 +103,7 @@ def test_text_output(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = burst_check(capsys, "--skip-checkov", "--preview", str(BROKEN))
     assert code == 1
     assert "DENY  network.open_ingress" in out
-    assert out.rstrip().splitlines()[-1].startswith("burst check FAILED: 4 deny")
+    assert out.rstrip().splitlines()[-1].startswith("burst check FAILED: 5 deny")
 
 
 def test_unknown_alone_does_not_fail(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
@@ -164,7 +165,7 @@ def test_everything_waived_passes(capsys: pytest.CaptureFixture[str], tmp_path: 
     code, report, _ = json_report(capsys, "--preview", str(BROKEN), "--waivers", str(waivers))
     assert code == 0
     assert report["summary"]["deny"] == 0
-    assert report["summary"]["waived"] == 5  # the unknown session finding too
+    assert report["summary"]["waived"] == 6  # the unknown session finding too
 
 
 def test_preview_and_manifests_combined(capsys: pytest.CaptureFixture[str]) -> None:
@@ -216,7 +217,7 @@ def test_markdown_output(capsys: pytest.CaptureFixture[str]) -> None:
     )
     assert code == 1
     assert out.startswith("### :x: burst check failed")
-    assert "#### Deny (fails the check): 4" in out
+    assert "#### Deny (fails the check): 5" in out
 
 
 def test_stack_plans_offline_then_checks(capsys: pytest.CaptureFixture[str]) -> None:

@@ -45,6 +45,7 @@ EXPECTED_RULES = {
     "iam.long_lived_credentials",
     "iam.wildcard_admin",
     "iam.missing_permissions_boundary",
+    "iam.platform_role_without_boundary",
     "network.open_ingress",
     "network.public_subnet",
     "network.internet_egress",

@@ -22,6 +22,7 @@ reads := {
 	},
 	# Any value, known or not, is a boundary: only a wholly unknown inputs hides whether one is set.
 	"iam.missing_permissions_boundary": {"aws:iam/role:Role": [[]]},
+	"iam.platform_role_without_boundary": {"aws:iam/role:Role": [[]]},
 }
 
 roles := lib.of_type("aws:iam/role:Role")
@@ -229,14 +230,51 @@ _admin_findings(r, label, raw) := {[state, sprintf("%s of %s allows Action * on 
 # METADATA
 # title: Role without permissions boundary
 # description: >-
-#   An IAM role has no permissionsBoundary. A boundary caps what the role can ever be granted,
-#   which matters for roles that teams extend.
+#   An IAM role that is not the burst layer's (no platform or team tag) has no
+#   permissionsBoundary. A boundary caps what the role can ever be granted, which matters for
+#   roles that teams extend.
 # custom:
 #   id: iam.missing_permissions_boundary
 #   severity: warn
 #   remediation: Set permissions_boundary on the role to the platform's boundary policy ARN.
-findings contains lib.finding(rego.metadata.rule(), r.urn, "yes", msg) if {
+findings contains lib.finding(rego.metadata.rule(), r.urn, state, msg) if {
 	some r in roles
-	object.get(lib.inputs(r), "permissionsBoundary", "") in {"", null}
+	kind := _role_kind(r)
+	kind != "burst"
+	_no_boundary(r)
+	state := {"other": "yes", "unknown": "unknown"}[kind]
 	msg := sprintf("role %s has no permissions boundary", [r.name])
+}
+
+_no_boundary(r) if object.get(lib.inputs(r), "permissionsBoundary", "") in {"", null}
+
+# "burst" for roles the burst layer manages (tagged with the platform or an owning team),
+# "unknown" when the tags cannot be read, else "other".
+_role_kind(r) := "burst" if {
+	some key in {"platform", "team"}
+	lib.tags(r)[key]
+} else := "unknown" if {
+	some key in {"tags", "tagsAll"}
+	lib.contains_unknown(object.get(lib.inputs(r), key, {}))
+} else := "other"
+
+# METADATA
+# title: Burst role without permissions boundary
+# description: >-
+#   A role of the burst layer (tagged platform or team) has no permissionsBoundary. Every role
+#   the platform creates carries the platform's boundary, so a mistake in one role's policy
+#   cannot grant more than the boundary allows.
+# custom:
+#   id: iam.platform_role_without_boundary
+#   severity: deny
+#   remediation: >-
+#     Set permissions_boundary on the role to the boundary policy of the BurstCluster
+#     (permissions_boundary_arn), as every burst component does.
+findings contains lib.finding(rego.metadata.rule(), r.urn, state, msg) if {
+	some r in roles
+	kind := _role_kind(r)
+	kind != "other"
+	_no_boundary(r)
+	state := {"burst": "yes", "unknown": "unknown"}[kind]
+	msg := sprintf("role %s of the burst layer has no permissions boundary", [r.name])
 }

@@ -80,7 +80,8 @@ test_secret_inputs_are_unknown if {
 	report := main.report with input as t.plan([role])
 	{f.rule | some f in report.findings; f.severity == "unknown"} == {
 		"iam.session_too_long", "iam.trust_open", "iam.wildcard_admin",
-		"iam.missing_permissions_boundary", "locality.region_not_allowed", "quotas.unknown_team",
+		"iam.missing_permissions_boundary", "iam.platform_role_without_boundary",
+		"locality.region_not_allowed", "quotas.unknown_team",
 		"quotas.team_without_budget",
 	}
 	every f in report.findings {
