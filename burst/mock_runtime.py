@@ -138,6 +138,8 @@ class DeterministicMocks(pulumi_mocks.Mocks):
             )
         elif typ == "aws:ec2/vpcEndpoint:VpcEndpoint":
             state["prefixListId"] = f"pl-{_digest(typ, region, name, length=8)}"
+        elif typ == "aws:cloudwatch/eventRule:EventRule":
+            state["arn"] = f"arn:aws:events:{region}:{self.account_id}:rule/{physical}"
         elif typ == "aws:kms/key:Key":
             state["keyId"] = resource_id
             state["arn"] = f"arn:aws:kms:{region}:{self.account_id}:key/{resource_id}"

@@ -106,6 +106,7 @@ def alerts_key_policy(account_id: str) -> dict[str, Any]:
             "Principal": {"Service": list(BILLING_SERVICE_PRINCIPALS)},
             "Action": ["kms:GenerateDataKey*", "kms:Decrypt"],
             "Resource": "*",
+            "Condition": {"StringEquals": {"aws:SourceAccount": account_id}},
         },
     )
 

@@ -172,10 +172,16 @@ def boundary_policy_document(services: Sequence[str], region: str) -> dict[str, 
                 "Resource": "*",
             },
             {
+                "Sid": "PassNodeRolesToEc2",
+                "Effect": "Allow",
+                "Action": "iam:PassRole",
+                "Resource": "*",
+                "Condition": {"StringEquals": {"iam:PassedToService": "ec2.amazonaws.com"}},
+            },
+            {
                 "Sid": "PlatformIdentity",
                 "Effect": "Allow",
                 "Action": [
-                    "iam:PassRole",
                     "iam:GetInstanceProfile",
                     "iam:CreateInstanceProfile",
                     "iam:TagInstanceProfile",

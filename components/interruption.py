@@ -10,6 +10,7 @@ never handled.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pulumi
@@ -89,8 +90,9 @@ def rule_name(cluster_name: str, region: str, pattern: str) -> str:
     return bounded_name("karpenter", cluster_name, region, pattern, max_length=RULE_NAME_MAX)
 
 
-def queue_policy_document(queue_arn: str) -> dict[str, object]:
-    """Queue policy: EventBridge and SQS may send; every non-TLS request is denied."""
+def queue_policy_document(queue_arn: str, rule_arns: Sequence[str]) -> dict[str, object]:
+    """Queue policy: only our EventBridge rules send (aws:SourceArn), SQS itself as in
+    Karpenter's reference template; every non-TLS request is denied."""
     return {
         "Version": "2012-10-17",
         "Id": "KarpenterInterruptionQueue",
@@ -98,7 +100,15 @@ def queue_policy_document(queue_arn: str) -> dict[str, object]:
             {
                 "Sid": "AllowEventBridgeSend",
                 "Effect": "Allow",
-                "Principal": {"Service": ["events.amazonaws.com", "sqs.amazonaws.com"]},
+                "Principal": {"Service": "events.amazonaws.com"},
+                "Action": "sqs:SendMessage",
+                "Resource": queue_arn,
+                "Condition": {"ArnEquals": {"aws:SourceArn": sorted(rule_arns)}},
+            },
+            {
+                "Sid": "AllowSqsSend",
+                "Effect": "Allow",
+                "Principal": {"Service": "sqs.amazonaws.com"},
                 "Action": "sqs:SendMessage",
                 "Resource": queue_arn,
             },
@@ -145,12 +155,6 @@ class InterruptionQueue(pulumi.ComponentResource):
             tags=tags,
             opts=child,
         )
-        aws.sqs.QueuePolicy(
-            f"{name}-queue-policy",
-            queue_url=queue.url,
-            policy=queue.arn.apply(lambda arn: json.dumps(queue_policy_document(arn))),
-            opts=child,
-        )
         rules = []
         for pattern_name, pattern in INTERRUPTION_EVENT_PATTERNS.items():
             rule = aws.cloudwatch.EventRule(
@@ -169,6 +173,14 @@ class InterruptionQueue(pulumi.ComponentResource):
                 opts=child,
             )
             rules.append(rule)
+        aws.sqs.QueuePolicy(
+            f"{name}-queue-policy",
+            queue_url=queue.url,
+            policy=pulumi.Output.all(queue.arn, *(rule.arn for rule in rules)).apply(
+                lambda arns: json.dumps(queue_policy_document(arns[0], arns[1:]))
+            ),
+            opts=child,
+        )
 
         aws.cloudwatch.MetricAlarm(
             f"{name}-oldest-message",

@@ -398,7 +398,7 @@ class KarpenterController(pulumi.ComponentResource):
         controller_image: dict[str, Any] = {}
         if args.image_registry is not None:
             controller_image = {
-                "image": {"repository": f"{args.image_registry}/karpenter/controller", "digest": ""}
+                "image": {"repository": f"{args.image_registry}/karpenter/controller"}
             }
         release = k8s.helm.v3.Release(
             f"{name}-release",

@@ -61,7 +61,7 @@ from components.conventions import (
     require_name,
     require_non_empty,
 )
-from components.versions import KUEUE_VERSION
+from components.versions import EKS_VERSION, KUEUE_VERSION
 
 KUEUE_API_VERSION = "kueue.x-k8s.io/v1beta2"
 """API version of every Kueue object this component emits."""
@@ -80,6 +80,16 @@ SPOT_FLAVOR = "gpu-spot"
 
 ON_DEMAND_FLAVOR = "gpu-on-demand"
 """Name of the ResourceFlavor mapped to the on-demand NodePool."""
+
+
+RESTRICTED_PODS = {
+    f"pod-security.kubernetes.io/{mode}": "restricted" for mode in ("enforce", "audit", "warn")
+} | {
+    f"pod-security.kubernetes.io/{mode}-version": f"v{EKS_VERSION}"
+    for mode in ("enforce", "audit", "warn")
+}
+"""Pod Security Standards labels of team namespaces: the API server admits only pods that meet
+the restricted profile (non-root, no privilege escalation, all capabilities dropped, seccomp)."""
 
 LOCAL_QUEUE_NAME = "default"
 """Name of the LocalQueue in every team namespace (the `kueue.x-k8s.io/queue-name` of jobs)."""
@@ -385,7 +395,7 @@ class TeamQueues(pulumi.ComponentResource):
             labels = {TEAM_TAG: team.name, ENVIRONMENT_TAG: args.environment}
             namespace = k8s.core.v1.Namespace(
                 f"{name}-{team.name}-namespace",
-                metadata={"name": team.namespace_name, "labels": labels},
+                metadata={"name": team.namespace_name, "labels": {**labels, **RESTRICTED_PODS}},
                 opts=pulumi.ResourceOptions(parent=self),
             )
             queue_name = cluster_queue_name(team)

@@ -67,10 +67,11 @@ def test_queue_is_encrypted_short_lived_and_tls_only(run: Run) -> None:
     assert "kmsMasterKeyId" not in queue.inputs
     (policy,) = of_type(regs, "aws:sqs/queuePolicy:QueuePolicy")
     statements = {s["Sid"]: s for s in json.loads(policy.inputs["policy"])["Statement"]}
-    assert statements["AllowEventBridgeSend"]["Principal"]["Service"] == [
-        "events.amazonaws.com",
-        "sqs.amazonaws.com",
-    ]
+    send = statements["AllowEventBridgeSend"]
+    assert send["Principal"]["Service"] == "events.amazonaws.com"
+    rule_arns = send["Condition"]["ArnEquals"]["aws:SourceArn"]
+    assert len(rule_arns) == 5 and all(":events:eu-west-1:" in arn for arn in rule_arns)
+    assert statements["AllowSqsSend"]["Principal"]["Service"] == "sqs.amazonaws.com"
     assert statements["DenyHTTP"]["Effect"] == "Deny"
     assert statements["DenyHTTP"]["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
     (alarm,) = of_type(regs, "aws:cloudwatch/metricAlarm:MetricAlarm")

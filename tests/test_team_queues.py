@@ -38,6 +38,17 @@ BASE: dict[str, Any] = {
 KUEUE_KINDS = {"ResourceFlavor", "WorkloadPriorityClass", "ClusterQueue", "LocalQueue"}
 
 
+RESTRICTED = {
+    "pod-security.kubernetes.io/enforce": "restricted",
+    "pod-security.kubernetes.io/enforce-version": "v1.34",
+    "pod-security.kubernetes.io/audit": "restricted",
+    "pod-security.kubernetes.io/audit-version": "v1.34",
+    "pod-security.kubernetes.io/warn": "restricted",
+    "pod-security.kubernetes.io/warn-version": "v1.34",
+}
+"""Pod Security Standards labels of every team namespace (written out: the test is a spec)."""
+
+
 def make_args(**overrides: Any) -> TeamQueuesArgs:
     return TeamQueuesArgs(**{**BASE, **overrides})
 
@@ -241,7 +252,7 @@ def test_cluster_queue_per_team(deployed: Deployment) -> None:
 
 def test_namespaces_local_queues_and_backstops(deployed: Deployment) -> None:
     namespace = deployed.named("Namespace", "quant-research")
-    assert namespace["metadata"]["labels"] == {"team": "quant", "environment": "dev"}
+    assert namespace["metadata"]["labels"] == {"team": "quant", "environment": "dev", **RESTRICTED}
     local_queues = {q["metadata"]["namespace"]: q for q in deployed.kind("LocalQueue")}
     assert set(local_queues) == {"ml", "quant-research"}
     quant_queue = local_queues["quant-research"]
@@ -383,7 +394,7 @@ def test_options_reach_the_objects(monkeypatch: pytest.MonkeyPatch) -> None:
     (namespace,) = deployment.kind("Namespace")
     assert namespace["metadata"] == {
         "name": "research-jobs",
-        "labels": {"team": "research", "environment": "prod"},
+        "labels": {"team": "research", "environment": "prod", **RESTRICTED},
     }
     (limit_range,) = deployment.kind("LimitRange")
     assert limit_range["spec"]["limits"][0]["defaultRequest"] == {"cpu": "1", "memory": "4Gi"}
