@@ -253,3 +253,38 @@ def test_values_from_the_document_cannot_forge_or_break_a_report(
         assert "<script>" not in outside_code
     if fmt in ("sarif", "json"):
         json.loads(out)
+
+
+HOSTILE_POD = """\
+apiVersion: v1
+kind: Pod
+metadata: {name: debug, namespace: ml-jobs}
+spec:
+  hostPID: true
+  hostNetwork: true
+  containers:
+    - name: shell
+      image: busybox
+      securityContext: {privileged: true}
+      env:
+        - {name: AWS_ACCESS_KEY_ID, value: AKIAIOSFODNN7EXAMPLE}
+        - {name: AWS_SECRET_ACCESS_KEY, value: wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY}
+      volumeMounts: [{name: root, mountPath: /host}]
+  volumes: [{name: root, hostPath: {path: /}}]
+"""
+
+
+def test_a_hostile_pod_is_denied(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    (tmp_path / "pod.yaml").write_text(HOSTILE_POD)
+    code, out, _ = check(capsys, "--manifests", str(tmp_path / "pod.yaml"), "--format", "json")
+    assert code == 1
+    denied = {f["rule"] for f in json.loads(out)["findings"] if f["severity"] == "deny"}
+    assert denied >= {
+        "workloads.privileged_container",
+        "workloads.host_namespaces",
+        "workloads.host_path_volume",
+        "workloads.runs_as_root",
+        "workloads.capabilities_not_dropped",
+        "workloads.privilege_escalation",
+        "workloads.plaintext_credentials",
+    }

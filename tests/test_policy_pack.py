@@ -60,6 +60,13 @@ EXPECTED_RULES = {
     "guards.dangling_dependency",
     "guards.budget_without_action",
     "guards.budget_alert_path_incomplete",
+    "workloads.privileged_container",
+    "workloads.host_namespaces",
+    "workloads.host_path_volume",
+    "workloads.runs_as_root",
+    "workloads.capabilities_not_dropped",
+    "workloads.privilege_escalation",
+    "workloads.plaintext_credentials",
 }
 
 

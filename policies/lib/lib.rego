@@ -302,6 +302,21 @@ workload_types := {
 
 workloads := of_types(workload_types)
 
+_template := ["spec", "template"]
+
+_cron_template := ["spec", "jobTemplate", "spec", "template"]
+
+# The input paths of each workload kind's pod template (spec and metadata) and its own metadata:
+# what rules on workloads read (their `reads` in the shared unknown mechanism).
+pod_template_reads := {
+	"kubernetes:core:Pod": [["spec"], ["metadata"]],
+	"kubernetes:batch:Job": [_template, array.concat(_template, ["spec"]), array.concat(_template, ["metadata"]), ["metadata"]],
+	"kubernetes:batch:CronJob": [_cron_template, array.concat(_cron_template, ["spec"]), array.concat(_cron_template, ["metadata"]), ["spec", "jobTemplate", "metadata"], ["metadata"]],
+	"kubernetes:apps:Deployment": [_template, array.concat(_template, ["spec"]), array.concat(_template, ["metadata"]), ["metadata"]],
+	"kubernetes:apps:StatefulSet": [_template, array.concat(_template, ["spec"]), array.concat(_template, ["metadata"]), ["metadata"]],
+	"kubernetes:jobset.x-k8s.io:JobSet": [["spec", "replicatedJobs"], ["metadata"]],
+}
+
 # Pod templates of a workload: [{"spec": podSpec, "metas": [objects whose metadata counts]}].
 pod_templates(r) := [{"spec": object.get(inputs(r), "spec", {}), "metas": [inputs(r)]}] if {
 	canonical_type(r.type) == "kubernetes:core:Pod"

@@ -8,29 +8,15 @@ package burst.taints
 
 import data.burst.lib
 
-_template := ["spec", "template"]
-
-_cron_template := ["spec", "jobTemplate", "spec", "template"]
-
-# The pod spec and metadata of each workload kind, and the workload's own metadata.
-_pod_reads := {
-	"kubernetes:core:Pod": [["spec"], ["metadata"]],
-	"kubernetes:batch:Job": [_template, array.concat(_template, ["spec"]), array.concat(_template, ["metadata"]), ["metadata"]],
-	"kubernetes:batch:CronJob": [_cron_template, array.concat(_cron_template, ["spec"]), array.concat(_cron_template, ["metadata"]), ["spec", "jobTemplate", "metadata"], ["metadata"]],
-	"kubernetes:apps:Deployment": [_template, array.concat(_template, ["spec"]), array.concat(_template, ["metadata"]), ["metadata"]],
-	"kubernetes:apps:StatefulSet": [_template, array.concat(_template, ["spec"]), array.concat(_template, ["metadata"]), ["metadata"]],
-	"kubernetes:jobset.x-k8s.io:JobSet": [["spec", "replicatedJobs"], ["metadata"]],
-}
-
 # Input paths each rule judges its subjects on (see burst.main).
 reads := {
 	"taints.spot_without_taint": {"kubernetes:karpenter.sh:NodePool": [["spec", "template", "spec", "requirements"], ["spec", "template", "spec", "taints"]]},
 	"taints.gpu_without_taint": {"kubernetes:karpenter.sh:NodePool": [["spec", "template", "spec", "requirements"], ["spec", "template", "spec", "taints"]]},
 	"taints.spot_not_diversified": {"kubernetes:karpenter.sh:NodePool": [["spec", "template", "spec", "requirements"]]},
 	"taints.flavor_without_spot_taint": {"kubernetes:kueue.x-k8s.io:ResourceFlavor": [["spec", "nodeLabels"], ["spec", "nodeTaints"], ["spec", "tolerations"]]},
-	"taints.spot_workload_not_interruption_ready": _pod_reads,
-	"taints.spot_workload_without_queue": _pod_reads,
-	"taints.critical_on_spot": _pod_reads,
+	"taints.spot_workload_not_interruption_ready": lib.pod_template_reads,
+	"taints.spot_workload_without_queue": lib.pod_template_reads,
+	"taints.critical_on_spot": lib.pod_template_reads,
 }
 
 gpu_taint_key := "nvidia.com/gpu"
