@@ -5,7 +5,7 @@ BURST := $(VENV)/bin/burst
 OPA := .tools/bin/opa
 STACK ?= prod
 
-.PHONY: setup plan check test lint fmt policy-test policy-docs bench clean
+.PHONY: setup plan check test lint fmt policy-test policy-docs bench fuzz clean
 
 setup:
 	@bash scripts/setup.sh
@@ -40,6 +40,10 @@ test: lint
 
 bench: setup
 	$(PY) -m bench.run
+
+# Many more fuzz examples than `make test` runs (tests/test_fuzz_previews.py).
+fuzz: setup
+	BURST_FUZZ_EXAMPLES=$${BURST_FUZZ_EXAMPLES:-1000} $(VENV)/bin/pytest -q tests/test_fuzz_previews.py
 
 clean:
 	rm -rf build .pytest_cache .mypy_cache .ruff_cache .hypothesis

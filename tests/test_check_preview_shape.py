@@ -211,3 +211,16 @@ def test_malformed_dependency_records(key: str, value: Any, message: str) -> Non
     steps = [new("create", P + "aws:sqs/queue:Queue::q", {}, **{key: value})]
     with pytest.raises(BurstError, match=message):
         normalise_preview(document(steps))
+
+
+def test_a_replacement_family_must_agree_on_the_resource() -> None:
+    """Found by the fuzzer: a `replace` clean copy of another type first hid the real one."""
+    key = P + "aws:iam/accessKey:AccessKey::ci"
+    clean = {
+        "op": "replace",
+        "urn": key,
+        "newState": {**state(key, {"user": "ci"}), "type": "aws:s3/bucketV2:BucketV2"},
+    }
+    steps = [clean, new("replace", key, {"user": "ci"})]
+    with pytest.raises(BurstError, match="already appears in an earlier step"):
+        normalise_preview(document(steps))

@@ -439,7 +439,12 @@ def normalise_preview(
             ops_seen[state.urn] = {op}
             continue
         ops_seen[state.urn].add(op)
-        if not ops_seen[state.urn] <= REPLACEMENT_OPS or previous.inputs != state.inputs:
+        same_resource = (previous.type, previous.inputs, previous.provider) == (
+            state.type,
+            state.inputs,
+            state.provider,
+        )
+        if not ops_seen[state.urn] <= REPLACEMENT_OPS or not same_resource:
             problems.add(
                 f"{where}.newState.urn",
                 f"{state.urn} already appears in an earlier step with another state",
