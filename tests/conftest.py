@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import json
+import subprocess
+import tempfile
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -38,3 +42,33 @@ def assert_children_of(registrations: list[Registration], component_type: str, p
         assert child.provider.startswith(provider.urn), child.name
         assert child.name.startswith(prefix), child.name
         assert "region" not in child.inputs, child.name
+
+
+def opa_eval(query: str, documents: Mapping[str, Any] | None = None) -> Any:
+    """Evaluate `query` with the policy pack and guardrails loaded, `documents` as `input`.
+
+    The pack's many-inputs tests give a mapping name -> document and a query with `with input
+    as` per entry, so thousands of documents cost one OPA process. Fails the test on any OPA
+    error and returns the value of the query.
+    """
+    from burst import policy_pack
+
+    with tempfile.TemporaryDirectory(prefix="burst-test-eval-") as tmp:
+        command = [
+            str(policy_pack.opa_binary()),
+            "eval",
+            *policy_pack.opa_eval_args(ROOT / "policies"),
+            "--format",
+            "json",
+        ]
+        if documents is not None:
+            combined = Path(tmp) / "input.json"
+            combined.write_text(json.dumps(documents))
+            command += ["--input", str(combined)]
+        result = subprocess.run(
+            [*command, query], cwd=ROOT, capture_output=True, text=True, check=False
+        )
+    assert result.returncode == 0, result.stdout + result.stderr
+    output = json.loads(result.stdout)
+    assert "errors" not in output, output
+    return output["result"][0]["expressions"][0]["value"]

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from burst import policy_pack
 from burst.check.normalise import load_preview
+from tests.conftest import opa_eval
 
 pytestmark = pytest.mark.opa
 
@@ -57,10 +57,10 @@ def test_conftest_fails_without_guardrails(tmp_path: Path) -> None:
 
 def test_conftest_denies_like_burst_check(tmp_path: Path) -> None:
     document = normalised(BROKEN, tmp_path)
-    command = [str(policy_pack.opa_binary()), "eval", *policy_pack.opa_eval_args(ROOT / "policies"),
-               "--input", str(document), "--format", "json", "data.burst.main.report"]  # fmt: skip
-    evaluated = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=True)
-    report = json.loads(evaluated.stdout)["result"][0]["expressions"][0]["value"]
+    report = opa_eval(
+        "data.burst.main.report with input as input.doc",
+        {"doc": json.loads(document.read_text())},
+    )
     denied = {f["rule"] for f in report["findings"] if f["severity"] == "deny"}
     result = conftest("-d", GUARDRAILS, str(document))
     assert result.returncode == 1
@@ -70,8 +70,6 @@ def test_conftest_denies_like_burst_check(tmp_path: Path) -> None:
 
 
 def test_opa_eval_on_a_raw_preview_denies() -> None:
-    command = [str(policy_pack.opa_binary()), "eval", *policy_pack.opa_eval_args(ROOT / "policies"),
-               "--input", str(BROKEN), "--format", "json", "data.burst.main.deny"]  # fmt: skip
-    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=True)
-    denies = json.loads(result.stdout)["result"][0]["expressions"][0]["value"]
+    raw = json.loads(BROKEN.read_text())
+    denies = opa_eval("data.burst.main.deny with input as input.doc", {"doc": raw})
     assert [d["rule"] for d in denies] == ["main.input_not_normalised"]

@@ -4,16 +4,14 @@ time (and every NodePool's limits), yields a deny that the unchanged plan does n
 from __future__ import annotations
 
 import copy
-import json
-import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from burst import policy_pack
 from burst.check.normalise import normalise_preview
 from burst.plan import plan_stack
+from tests.conftest import opa_eval
 
 pytestmark = pytest.mark.opa
 
@@ -52,24 +50,18 @@ def without_limits(document: dict[str, Any], urn: str) -> dict[str, Any]:
     return mutated
 
 
-def denies(cases: dict[str, dict[str, Any]], tmp_path: Path) -> dict[str, list[str]]:
+def denies(cases: dict[str, dict[str, Any]]) -> dict[str, list[str]]:
     """Rules that deny, per case, from one `opa eval` over all normalised inputs."""
-    combined = tmp_path / "cases.json"
-    combined.write_text(json.dumps(cases))
     query = (
         '{name: sort({f.rule | some f in report.findings; f.severity == "deny"}) |'
         " some name, doc in input; report := data.burst.main.report with input as doc}"
     )
-    command = [str(policy_pack.opa_binary()), "eval", *policy_pack.opa_eval_args(ROOT / "policies"),
-               "--input", str(combined), "--format", "json", query]  # fmt: skip
-    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=False)
-    assert result.returncode == 0, result.stderr
-    value: dict[str, list[str]] = json.loads(result.stdout)["result"][0]["expressions"][0]["value"]
+    value: dict[str, list[str]] = opa_eval(query, cases)
     assert set(value) == set(cases)
     return value
 
 
-def test_removing_any_guard_denies(tmp_path: Path) -> None:
+def test_removing_any_guard_denies() -> None:
     plan = plan_stack("prod", ROOT)
     cases = {"unchanged": normalise_preview(plan).document}
     for step in plan["steps"]:
@@ -79,7 +71,7 @@ def test_removing_any_guard_denies(tmp_path: Path) -> None:
         if resource_type == "kubernetes:karpenter.sh/v1:NodePool":
             mutated = without_limits(plan, step["urn"])
             cases[f"limits of {step['urn']}"] = normalise_preview(mutated).document
-    verdicts = denies(cases, tmp_path)
+    verdicts = denies(cases)
     assert verdicts.pop("unchanged") == []
     assert len(verdicts) > 60
     passed = sorted(name for name, rules in verdicts.items() if not rules)

@@ -13,6 +13,7 @@ import yaml
 
 from burst import policy_pack
 from burst.policy_pack import RuleInfo
+from tests.conftest import opa_eval
 
 pytestmark = pytest.mark.opa
 
@@ -154,32 +155,17 @@ def test_no_orphan_fixtures(rules: list[RuleInfo]) -> None:
 
 
 @pytest.fixture(scope="session")
-def fixture_reports(opa: Path, rules: list[RuleInfo], tmp_path_factory: Any) -> dict[str, Any]:
+def fixture_reports(opa: Path, rules: list[RuleInfo]) -> dict[str, Any]:
     """The report of every fixture, from one `opa eval` (`with input as` per fixture)."""
     documents = {
         str(path.relative_to(ROOT)): json.loads(path.read_text())
         for path in sorted(POLICIES.glob("*/fixtures/*/*.json"))
     }
-    combined = tmp_path_factory.mktemp("fixtures") / "all.json"
-    combined.write_text(json.dumps(documents))
     query = (
         "{name: report | some name, doc in input;"
         " report := data.burst.main.report with input as doc}"
     )
-    result = run(
-        [
-            str(opa),
-            "eval",
-            *policy_pack.opa_eval_args(POLICIES),
-            "--input",
-            str(combined),
-            "--format",
-            "json",
-            query,
-        ]
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    value: dict[str, Any] = json.loads(result.stdout)["result"][0]["expressions"][0]["value"]
+    value: dict[str, Any] = opa_eval(query, documents)
     assert set(value) == set(documents), "some fixture has no report"
     return value
 
@@ -361,7 +347,7 @@ def _junk(rng: random.Random, depth: int = 0) -> Any:
     return [_junk(rng, depth + 1) for _ in range(rng.randint(0, 3))]
 
 
-def test_malformed_plans_never_break_the_report(opa: Path, tmp_path: Path) -> None:
+def test_malformed_plans_never_break_the_report(opa: Path) -> None:
     """Wrong types, duplicate URNs and unknowns anywhere give a report, never an OPA error."""
     rng = random.Random(20261121)  # noqa: S311 - reproducible test data, not cryptography
     documents = {}
@@ -378,35 +364,25 @@ def test_malformed_plans_never_break_the_report(opa: Path, tmp_path: Path) -> No
             for i in range(rng.randint(0, 10))
         ]
         source = rng.choice(["preview", "manifests"])
-        documents[str(n)] = {"resources": resources, "stack": {"name": "x", "source": source}}
-    combined = tmp_path / "junk.json"
-    combined.write_text(json.dumps(documents))
+        complete = rng.choice([True, False])
+        documents[str(n)] = {
+            "format": "burst.policy-input/v1",
+            "resources": resources,
+            "stack": {"name": "x", "source": source, "complete": complete},
+        }
     query = (
         "{name: report | some name, doc in input;"
         " report := data.burst.main.report with input as doc}"
     )
-    command = [str(opa), "eval", *policy_pack.opa_eval_args(POLICIES), "-i", str(combined)]
-    result = run([*command, "--format", "json", query])
-    assert result.returncode == 0, result.stdout + result.stderr
-    output = json.loads(result.stdout)
-    assert "errors" not in output, output
-    reports = output["result"][0]["expressions"][0]["value"]
+    reports = opa_eval(query, documents)
     assert set(reports) == set(documents)
     for report in reports.values():
         assert all(f["severity"] in ("deny", "warn", "unknown") for f in report["findings"])
 
 
-def _eval(opa: Path, query: str) -> Any:
-    result = run(
-        [str(opa), "eval", *policy_pack.opa_eval_args(POLICIES), "--format", "json", query]
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    return json.loads(result.stdout)["result"][0]["expressions"][0]["value"]
-
-
 def test_every_rule_declares_what_it_reads(opa: Path, rules: list[RuleInfo]) -> None:
     """The shared unknown mechanism knows every rule: `reads` has exactly the package's rule ids."""
-    declared = _eval(opa, "{name: object.keys(data.burst[name].reads) | data.burst[name].findings}")
+    declared = opa_eval("{name: object.keys(data.burst[name].reads) | data.burst[name].findings}")
     for package, ids in declared.items():
         expected = {r.id for r in rules if r.package == f"burst.{package}"}
         assert set(ids) == expected, package
@@ -430,7 +406,7 @@ def test_partial_undecided_names_rules(opa: Path, rules: list[RuleInfo]) -> None
         "{name: ids | data.burst[name].findings;"
         f" ids := data.burst[name].partial_undecided with input as {json.dumps(touching)}}}"
     )
-    declared = _eval(opa, query)
+    declared = opa_eval(query)
     assert sum(len(names) for names in declared.values()) == 5, declared
     ids = {r.id: r.package for r in rules}
     for package, names in declared.items():

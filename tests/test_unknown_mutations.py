@@ -12,7 +12,6 @@ All mutants are evaluated by the pinned OPA in one `opa eval` (`with input as` p
 from __future__ import annotations
 
 import json
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,7 @@ import pytest
 from burst import policy_pack
 from burst.check.normalise import SECRET_PLACEHOLDER, UNKNOWN_SENTINEL
 from burst.policy_pack import RuleInfo
+from tests.conftest import opa_eval
 
 pytestmark = pytest.mark.opa
 
@@ -78,10 +78,8 @@ def rules() -> list[RuleInfo]:
     return policy_pack.rule_inventory(policy_pack.opa_binary(), POLICIES)
 
 
-def verdicts(cases: dict[str, dict[str, Any]], tmp_path: Path) -> dict[str, dict[str, list[str]]]:
+def verdicts(cases: dict[str, dict[str, Any]]) -> dict[str, dict[str, list[str]]]:
     """For each case {rule, doc}: resource -> severities of the rule's findings, from one eval."""
-    combined = tmp_path / "cases.json"
-    combined.write_text(json.dumps(cases))
     query = (
         "{name: v | some name, c in input; doc := c.doc; rule := c.rule;"
         " report := data.burst.main.report with input as doc;"
@@ -89,21 +87,7 @@ def verdicts(cases: dict[str, dict[str, Any]], tmp_path: Path) -> dict[str, dict
         " sevs := sort({g.severity | some g in report.findings; g.rule == rule;"
         " g.resource == res})}}"
     )
-    command = [
-        str(policy_pack.opa_binary()),
-        "eval",
-        *policy_pack.opa_eval_args(POLICIES),
-        "--input",
-        str(combined),
-        "--format",
-        "json",
-        query,
-    ]
-    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=False)
-    assert result.returncode == 0, result.stdout + result.stderr
-    value: dict[str, dict[str, list[str]]] = json.loads(result.stdout)["result"][0]["expressions"][
-        0
-    ]["value"]
+    value: dict[str, dict[str, list[str]]] = opa_eval(query, cases)
     assert set(value) == set(cases), "some mutant has no report: the check did not run on it"
     return value
 
@@ -118,9 +102,7 @@ def test_mutations_are_enumerated() -> None:
     ]
 
 
-def test_a_deny_stays_or_becomes_unknown_never_disappears(
-    rules: list[RuleInfo], tmp_path: Path
-) -> None:
+def test_a_deny_stays_or_becomes_unknown_never_disappears(rules: list[RuleInfo]) -> None:
     cases: dict[str, dict[str, Any]] = {}
     baseline: dict[str, dict[str, Any]] = {}
     for rule in rules:
@@ -130,8 +112,8 @@ def test_a_deny_stays_or_becomes_unknown_never_disappears(
         baseline[rule.id] = {"rule": rule.id, "doc": document}
         for description, mutated in mutants(document):
             cases[f"{rule.id} | {description}"] = {"rule": rule.id, "doc": mutated}
-    before = verdicts(baseline, tmp_path)
-    after = verdicts(cases, tmp_path)
+    before = verdicts(baseline)
+    after = verdicts(cases)
     problems = []
     for name, case in cases.items():
         rule = next(r for r in rules if r.id == case["rule"])
@@ -145,13 +127,13 @@ def test_a_deny_stays_or_becomes_unknown_never_disappears(
     assert not problems, f"{len(problems)} of {len(cases)} mutants:\n" + "\n".join(problems[:40])
 
 
-def test_an_unknown_value_never_makes_a_violation(rules: list[RuleInfo], tmp_path: Path) -> None:
+def test_an_unknown_value_never_makes_a_violation(rules: list[RuleInfo]) -> None:
     cases: dict[str, dict[str, Any]] = {}
     for rule in rules:
         document = json.loads(rule.fixture("allowed").read_text())
         for description, mutated in mutants(document):
             cases[f"{rule.id} | {description}"] = {"rule": rule.id, "doc": mutated}
-    after = verdicts(cases, tmp_path)
+    after = verdicts(cases)
     problems = [
         f"{name}: {resource} {sorted(severities)}"
         for name, found in after.items()
