@@ -65,22 +65,44 @@ partial_undecided contains rule if {
 # Linking a companion to its bucket
 # ---------------------------------------------------------------------------------------------
 
-# The companions of type t of a bucket: those whose `bucket` input was computed from the bucket
-# (the engine's dependency record), else those naming the bucket's name.
-companions(b, t) := [c |
+_companion_types := _storage_types - bucket_types
+
+# A companion's links to its bucket: the URNs its `bucket` input was computed from (the engine's
+# dependency record), else the bucket name it gives.
+_links(c) := {u | some u in lib.property_sources(c, "bucket")} if {
+	count(lib.property_sources(c, "bucket")) > 0
+} else := {name |
+	name := object.get(lib.inputs(c), "bucket", null)
+	is_string(name)
+	not lib.is_unknown(name)
+}
+
+_companion_entries := [[concat("|", [t, link]), c] |
+	some t in _companion_types
 	some c in lib.of_type(t)
-	_companion_of(c, b)
+	some link in _links(c)
 ]
 
-_companion_of(c, b) if b.urn in lib.property_sources(c, "bucket")
+_companion_keys := {e[0] | some e in _companion_entries}
 
-_companion_of(c, b) if {
-	count(lib.property_sources(c, "bucket")) == 0
+# _companion_index["<type>|<bucket URN or name>"] is the list of companions linked so (a
+# complete rule, built once; the inner comparison with the outer key is indexed).
+_companion_index := {key: cs |
+	some key in _companion_keys
+	cs := [e[1] | some e in _companion_entries; e[0] == key]
+}
+
+# The companions of type t of a bucket: linked by its URN, or by its name.
+companions(b, t) := array.concat(
+	object.get(_companion_index, concat("|", [t, b.urn]), []),
+	object.get(_companion_index, concat("|", [t, _bucket_name(b)]), []),
+)
+
+_bucket_name(b) := name if {
 	name := object.get(lib.inputs(b), "bucket", null)
 	is_string(name)
 	not lib.is_unknown(name)
-	object.get(lib.inputs(c), "bucket", null) == name
-}
+} else := ""
 
 # True if a companion holds an unknown or secret value (or is wholly unknown): when none of them
 # is known to satisfy the rule, that value might.
