@@ -132,6 +132,7 @@ One document for the whole plan, written by `burst check` (`burst/check/normalis
                 "provider": "urn:...:pulumi:providers:aws::aws-eu-west-1",
                 "dependencies": ["urn:..."], "propertyDependencies": {"bucket": ["urn:..."]}}],
  "removed": [{"urn": "...", "type": "aws:sqs/queue:Queue", "name": "...", "region": "eu-west-1"}],
+ "external": ["urn:... of a resource the stack reads (get) but does not manage"],
  "stack": {"name": "prod", "source": "preview", "complete": true, "hidden": 0}}
 ```
 

@@ -2,8 +2,8 @@
 
 Every resource becomes `{urn, type, name, region, inputs, parent, op, provider, dependencies,
 propertyDependencies}`; the whole plan is sent to OPA as `{"format": INPUT_FORMAT, "resources":
-[...], "removed": [...], "stack": {"name", "source": "preview" | "manifests", "complete",
-"hidden"}}` (the shape is documented in policies/README.md).
+[...], "removed": [...], "external": [URNs the stack only reads], "stack": {"name", "source":
+"preview" | "manifests", "complete", "hidden"}}` (the shape is documented in policies/README.md).
 
 Pulumi's unknown-value sentinel and the `[secret]` placeholder are passed through untouched: the
 pack decides, by one mechanism in `burst.main`, what a rule that reads such a value reports.
@@ -80,7 +80,7 @@ class PlanInput:
     """The normalised policy input plus where each resource came from."""
 
     document: dict[str, Any]
-    """`{"format", "resources", "removed", "stack"}`, sent to OPA as `input`."""
+    """`{"format", "resources", "removed", "external", "stack"}`, sent to OPA as `input`."""
     locations: dict[str, Location] = field(default_factory=dict)
     """Per-URN source position: the manifest file, or the program line (`sourcePosition`)."""
     primary: Location | None = None
@@ -371,7 +371,8 @@ def normalise_preview(
 
     Returns the input `{"format", "resources": [{urn, type, name, region, inputs, parent, op,
     provider, dependencies, propertyDependencies}], "removed": [{urn, type, name, region}],
-    "stack": {"name", "source": "preview", "complete", "hidden"}}`, with each resource's
+    "external": [URN], "stack": {"name", "source": "preview", "complete", "hidden"}}`, with each
+    resource's
     `sourcePosition` as its location.
 
     Every op is decided explicitly (`INCLUDED_OPS`, `REMOVED_OPS`, `SKIPPED_OPS`); an op the
