@@ -247,7 +247,7 @@ _covered_in(region) := object.get(covered_by_region, region, set()) if region !=
 
 _region_label("") := "(region unknown)"
 
-_region_label(region) := region if region != ""
+_region_label(region) := lib.shown_region(region) if region != ""
 
 # METADATA
 # title: Spot NodePool without interruption path

@@ -395,3 +395,22 @@ urn_name(urn) := concat("::", array.slice(parts, 3, count(parts))) if {
 	parts := split(urn, "::")
 	count(parts) > 3
 } else := urn
+
+# A value from the checked document as a finding message may quote it: regions and names only
+# when they look like one (reports escape and cut every text, but a message should not carry
+# arbitrary input at all), "(unknown)" for unknown and secret values.
+shown_region(x) := "(unknown)" if {
+	is_unknown(x)
+} else := "(none)" if {
+	x == null
+} else := x if {
+	is_string(x)
+	regex.match(`^[a-z]{2}(-gov)?-[a-z]+-[0-9]$`, x)
+} else := "(not a region name)"
+
+shown_name(x) := "(unknown)" if {
+	is_unknown(x)
+} else := x if {
+	is_string(x)
+	regex.match(`^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$`, x)
+} else := "(not a valid name)"

@@ -97,3 +97,15 @@ test_stack_source_defaults_to_preview if {
 	lib.stack_source == "preview" with input as {"resources": []}
 	lib.stack_source == "manifests" with input as t.manifests([])
 }
+
+test_quoted_values_are_names_or_placeholders if {
+	lib.shown_region("eu-west-1") == "eu-west-1"
+	lib.shown_region("us-gov-west-1") == "us-gov-west-1"
+	lib.shown_region("eu-west-1\nburst check passed") == "(not a region name)"
+	lib.shown_region(lib.unknown_sentinel) == "(unknown)"
+	lib.shown_region(null) == "(none)"
+	lib.shown_region(3) == "(not a region name)"
+	lib.shown_name("quant") == "quant"
+	lib.shown_name("<script>") == "(not a valid name)"
+	lib.shown_name("[secret]") == "(unknown)"
+}

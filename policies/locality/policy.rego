@@ -58,7 +58,7 @@ findings contains lib.finding(rego.metadata.rule(), r.urn, state, msg) if {
 	region := lib.region(r)
 	state := _region_state(region)
 	state != "no"
-	msg := sprintf("%s %s is in region %s, allowed: %v", [r.type, r.name, _shown(region), lib.guardrails.allowed_regions])
+	msg := sprintf("%s %s is in region %s, allowed: %v", [r.type, r.name, lib.shown_region(region), lib.guardrails.allowed_regions])
 }
 
 # A regional resource whose region cannot be derived (null) is unknown, never skipped.
@@ -168,7 +168,7 @@ findings contains lib.finding(rego.metadata.rule(), r.urn, state, msg) if {
 	region := lib.region(r)
 	state := class_region_state(c, region)
 	state != "no"
-	msg := sprintf("%s %s holds %s data in region %s, allowed: %v", [r.type, r.name, _shown(c), _shown(region), _class_regions(c)])
+	msg := sprintf("%s %s holds %s data in region %s, allowed: %v", [r.type, r.name, lib.shown_name(c), lib.shown_region(region), _class_regions(c)])
 }
 
 # Every string that may name a bucket in the plan: its URN, its bucket name and ARN, or its
@@ -259,7 +259,7 @@ _replication_verdicts(dests, src, dest) := {["unknown", sprintf("destination buc
 	count(dests) == 0
 } else := {["unknown", "the source bucket or its data class cannot be resolved"]} if {
 	count(_source_classes(src)) == 0
-} else := {[state, sprintf("replicates %s data to bucket %s in region %s, allowed: %v", [_shown(c), b.name, _shown(region), _class_regions(c)])] |
+} else := {[state, sprintf("replicates %s data to bucket %s in region %s, allowed: %v", [lib.shown_name(c), b.name, lib.shown_region(region), _class_regions(c)])] |
 	some c in _source_classes(src)
 	some b in dests
 	region := lib.region(b)

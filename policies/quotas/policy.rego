@@ -252,7 +252,7 @@ findings contains lib.finding(rego.metadata.rule(), urn, state, msg) if {
 	some [team, urn, _] in team_claims
 	state := _team_state(team)
 	state != "no"
-	msg := sprintf("team %v is not in guardrails (known: %v)", [team, sort(object.keys(lib.guardrails.teams))])
+	msg := sprintf("team %v is not in guardrails (known: %v)", [lib.shown_name(team), sort(object.keys(lib.guardrails.teams))])
 }
 
 _team_state(team) := "unknown" if {
