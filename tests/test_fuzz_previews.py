@@ -33,6 +33,7 @@ from burst.check.pipeline import expected_packages
 from burst.errors import BurstError
 from burst.plan import plan_stack
 from tests.test_guards_removed import GUARD_TYPES
+from tests.test_unknown_mutations import subtree_paths
 
 pytestmark = pytest.mark.opa
 
@@ -185,16 +186,6 @@ json_values = st.recursive(
 )  # fmt: skip
 
 
-def paths(value: Any, prefix: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]:
-    yield prefix
-    if isinstance(value, dict):
-        for k, v in value.items():
-            yield from paths(v, (*prefix, k))
-    elif isinstance(value, list):
-        for i, v in enumerate(value):
-            yield from paths(v, (*prefix, i))
-
-
 @FUZZ
 @given(data=st.data())
 def test_arbitrary_junk_is_refused_or_judged(
@@ -203,7 +194,7 @@ def test_arbitrary_junk_is_refused_or_judged(
     document = copy.deepcopy(plan)
     steps = document["steps"]
     index = data.draw(st.integers(0, len(steps) - 1))
-    path = data.draw(st.sampled_from(list(paths(steps[index]))))
+    path = data.draw(st.sampled_from(list(subtree_paths(steps[index]))))
     junk = data.draw(json_values)
     if not path:
         steps[index] = junk
