@@ -51,11 +51,17 @@ def _kill(process: subprocess.Popen[bytes]) -> None:
 
 
 def stop(process: subprocess.Popen[bytes]) -> None:
-    """Kill the process and its whole process group, reap it, and forget it."""
+    """Kill the process and its whole process group, reap it, and forget it.
+
+    Only once per process: a second call (a `finally` after an earlier stop) does nothing, so a
+    process group ID that the system may reuse later is never signalled again.
+    """
+    with _lock:
+        if process not in _live:
+            return
+        _live.discard(process)
     _kill(process)
     process.wait()
-    with _lock:
-        _live.discard(process)
 
 
 def kill_all() -> None:
