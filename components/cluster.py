@@ -101,6 +101,7 @@ class BurstClusterArgs:
             "s3",
             "pricing",
             "sts",
+            "arc-zonal-shift",
         )
     )
     """Services platform roles may use at all; the boundary caps every platform role to these."""

@@ -216,9 +216,11 @@ def controller_policy_document(
                     "ec2:DescribeCapacityReservations",
                     "ec2:DescribeImages",
                     "ec2:DescribeInstances",
+                    "ec2:DescribeInstanceStatus",
                     "ec2:DescribeInstanceTypeOfferings",
                     "ec2:DescribeInstanceTypes",
                     "ec2:DescribeLaunchTemplates",
+                    "ec2:DescribePlacementGroups",
                     "ec2:DescribeSecurityGroups",
                     "ec2:DescribeSpotPriceHistory",
                     "ec2:DescribeSubnets",
@@ -316,6 +318,15 @@ def controller_policy_document(
                 "Effect": "Allow",
                 "Action": "eks:DescribeCluster",
                 "Resource": cluster_arn,
+            },
+            {
+                "Sid": "AllowZonalShiftStatusReadOnly",
+                "Effect": "Allow",
+                "Action": "arc-zonal-shift:GetManagedResource",
+                "Resource": "*",
+                "Condition": {
+                    "StringEquals": {"arc-zonal-shift:ResourceIdentifier": cluster_arn}
+                },
             },
             {
                 "Sid": "AllowEncryptedVolumes",

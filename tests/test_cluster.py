@@ -196,3 +196,48 @@ def test_bad_karpenter_arguments_name_the_field() -> None:
             chart_version="latest",
         )
     assert error.value.field == "chart_version"
+
+
+KARPENTER_V1_14_CONTROLLER_ACTIONS = {
+    # NodeLifecyclePolicy
+    "ec2:RunInstances", "ec2:CreateFleet", "ec2:CreateLaunchTemplate", "ec2:CreateTags",
+    "ec2:TerminateInstances", "ec2:DeleteLaunchTemplate",
+    # IAMIntegrationPolicy
+    "iam:PassRole", "iam:CreateInstanceProfile", "iam:TagInstanceProfile",
+    "iam:AddRoleToInstanceProfile", "iam:RemoveRoleFromInstanceProfile",
+    "iam:DeleteInstanceProfile",
+    # EKSIntegrationPolicy, InterruptionPolicy, ZonalShiftPolicy
+    "eks:DescribeCluster", "sqs:DeleteMessage", "sqs:GetQueueUrl", "sqs:ReceiveMessage",
+    "arc-zonal-shift:GetManagedResource",
+    # ResourceDiscoveryPolicy
+    "ec2:DescribeCapacityReservations", "ec2:DescribeImages", "ec2:DescribeInstances",
+    "ec2:DescribeInstanceStatus", "ec2:DescribeInstanceTypeOfferings", "ec2:DescribeInstanceTypes",
+    "ec2:DescribeLaunchTemplates", "ec2:DescribePlacementGroups", "ec2:DescribeSecurityGroups",
+    "ec2:DescribeSpotPriceHistory", "ec2:DescribeSubnets", "ssm:GetParameter",
+    "pricing:GetProducts", "iam:ListInstanceProfiles", "iam:GetInstanceProfile",
+}  # fmt: skip
+"""Every action of the controller policies in Karpenter v1.14's getting-started CloudFormation
+template (aws/karpenter-provider-aws, website/content/en/v1.14/getting-started/
+getting-started-with-karpenter/cloudformation.yaml, read at commit e0834c2). Pinned: when the
+chart moves, compare the new version's template and update this list with it."""
+
+ENCRYPTED_VOLUME_ACTIONS = {
+    "kms:CreateGrant",
+    "kms:DescribeKey",
+    "kms:GenerateDataKeyWithoutPlaintext",
+}
+"""What the controller needs beyond the reference: the node volumes use our KMS key."""
+
+
+def test_controller_policy_has_every_action_of_the_reference_and_nothing_else(run: Run) -> None:
+    regs = build(run, cluster_args())
+    (policy,) = of_type(regs, "aws:iam/rolePolicy:RolePolicy")
+    actions: set[str] = set()
+    for statement in json.loads(policy.inputs["policy"])["Statement"]:
+        listed = statement["Action"]
+        actions |= {listed} if isinstance(listed, str) else set(listed)
+    assert sorted(KARPENTER_V1_14_CONTROLLER_ACTIONS - actions) == []
+    assert sorted(actions - KARPENTER_V1_14_CONTROLLER_ACTIONS) == sorted(ENCRYPTED_VOLUME_ACTIONS)
+    assert KARPENTER_VERSION.startswith("1.14."), (
+        "compare the controller policy with the new template"
+    )
