@@ -8,6 +8,7 @@ platform role carries.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -72,6 +73,11 @@ class BurstClusterArgs:
     admin_role_arns: Sequence[str] = ()
     """IAM roles given cluster-admin through EKS access entries (create mode)."""
 
+    api_access_cidrs: Sequence[str] = ()
+    """Networks that reach the private API endpoint over the on-prem link: where `pulumi up`
+    runs (the on-prem CIDRs) and CI runners. Each gets TCP 443 on the cluster security group;
+    without it the Kubernetes provider cannot reach the cluster from outside the VPC."""
+
     kubernetes_version: str = EKS_VERSION
     """Kubernetes version of a created cluster."""
 
@@ -117,6 +123,15 @@ class BurstClusterArgs:
         for i, arn in enumerate(self.admin_role_arns):
             if not ROLE_ARN_PATTERN.fullmatch(arn):
                 raise ComponentArgsError(f"admin_role_arns[{i}]", f"{arn!r} is not an IAM role ARN")
+        for i, cidr in enumerate(self.api_access_cidrs):
+            try:
+                network = ipaddress.IPv4Network(cidr)
+            except (ValueError, TypeError):
+                raise ComponentArgsError(
+                    f"api_access_cidrs[{i}]", f"{cidr!r} is not an IPv4 CIDR block"
+                ) from None
+            if network.prefixlen == 0:
+                raise ComponentArgsError(f"api_access_cidrs[{i}]", "must not be 0.0.0.0/0")
         if self.mode == "create":
             if self.node_security_group_id is None:
                 raise ComponentArgsError("node_security_group_id", "required in create mode")
@@ -363,6 +378,18 @@ class BurstCluster(pulumi.ComponentResource):
             tags=tags,
             opts=pulumi.ResourceOptions(parent=self, depends_on=access_dependency),
         )
+        for index, cidr in enumerate(args.api_access_cidrs):
+            aws.vpc.SecurityGroupIngressRule(
+                f"{name}-api-access-{index}",
+                security_group_id=cluster_sg,
+                cidr_ipv4=cidr,
+                ip_protocol="tcp",
+                from_port=443,
+                to_port=443,
+                description=f"Kubernetes API from {cidr} (pulumi up, CI) over the private link",
+                tags=tags,
+                opts=child,
+            )
         aws.ec2.Tag(
             f"{name}-cluster-sg-discovery",
             resource_id=cluster_sg,

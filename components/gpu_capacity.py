@@ -234,8 +234,9 @@ class GpuCapacityArgs:
     max_memory_gi_per_gpu: int = 256
     """Memory in GiB each pool may provision per GPU of its limit (`limits.memory`)."""
 
-    metadata_hop_limit: int = 2
-    """IMDSv2 `httpPutResponseHopLimit` (1..64); IMDSv2 tokens are always required."""
+    metadata_hop_limit: int = 1
+    """IMDSv2 `httpPutResponseHopLimit` (1..64); IMDSv2 tokens are always required. 1 keeps
+    pods (one hop further) away from the node role's credentials; Pod Identity needs no IMDS."""
 
     root_volume_size_gi: int = 200
     """Size of the encrypted gp3 root volume in GiB (20..16384); GPU images are large."""

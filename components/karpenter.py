@@ -324,9 +324,7 @@ def controller_policy_document(
                 "Effect": "Allow",
                 "Action": "arc-zonal-shift:GetManagedResource",
                 "Resource": "*",
-                "Condition": {
-                    "StringEquals": {"arc-zonal-shift:ResourceIdentifier": cluster_arn}
-                },
+                "Condition": {"StringEquals": {"arc-zonal-shift:ResourceIdentifier": cluster_arn}},
             },
             {
                 "Sid": "AllowEncryptedVolumes",

@@ -163,21 +163,34 @@ def subnet_cidrs(cidr_block: str, count: int) -> list[str]:
     return [str(net) for net in list(network.subnets(prefixlen_diff=extra_bits))[:count]]
 
 
+def _own_account_only(account_id: str) -> dict[str, object]:
+    return {
+        "Sid": "OwnAccountOnly",
+        "Effect": "Allow",
+        "Principal": {"AWS": "*"},
+        "Action": "*",
+        "Resource": "*",
+        "Condition": {"StringEquals": {"aws:PrincipalAccount": account_id}},
+    }
+
+
 def endpoint_policy_document(account_id: str) -> dict[str, object]:
     """Endpoint policy: only principals of our own account may use the endpoint."""
-    return {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Sid": "OwnAccountOnly",
-                "Effect": "Allow",
-                "Principal": {"AWS": "*"},
-                "Action": "*",
-                "Resource": "*",
-                "Condition": {"StringEquals": {"aws:PrincipalAccount": account_id}},
-            }
-        ],
+    return {"Version": "2012-10-17", "Statement": [_own_account_only(account_id)]}
+
+
+def s3_endpoint_policy_document(account_id: str, region: str) -> dict[str, object]:
+    """S3 gateway endpoint policy: our account's principals, and reads of the AWS-owned bucket
+    that serves ECR image layers (without it every image pull, the pull-through cache's
+    included, fails in a VPC without internet egress)."""
+    layers = {
+        "Sid": "EcrImageLayers",
+        "Effect": "Allow",
+        "Principal": "*",
+        "Action": "s3:GetObject",
+        "Resource": f"arn:aws:s3:::prod-{region}-starport-layer-bucket/*",
     }
+    return {"Version": "2012-10-17", "Statement": [_own_account_only(account_id), layers]}
 
 
 class PrivateNetwork(pulumi.ComponentResource):
@@ -253,7 +266,7 @@ class PrivateNetwork(pulumi.ComponentResource):
             service_name=f"com.amazonaws.{args.region}.s3",
             vpc_endpoint_type="Gateway",
             route_table_ids=[route_table.id],
-            policy=policy,
+            policy=json.dumps(s3_endpoint_policy_document(args.account_id, args.region)),
             tags={**tags, "Name": f"{name}-s3"},
             opts=child,
         )

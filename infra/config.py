@@ -110,6 +110,7 @@ class StackConfig:
     cluster_mode: str
     cluster_name: str
     admin_role_arns: tuple[str, ...]
+    api_access_cidrs: tuple[str, ...]
     gpu_families: tuple[str, ...]
     min_instance_types: int
     on_demand_gpu_limit: int
@@ -287,7 +288,7 @@ def parse_stack_config(raw: Mapping[str, Any]) -> StackConfig:
     )
 
     cluster = read.mapping(raw.get("cluster"), "cluster")
-    read.unknown_keys(cluster, "cluster", ("mode", "name", "adminRoleArns"))
+    read.unknown_keys(cluster, "cluster", ("mode", "name", "adminRoleArns", "apiAccessCidrs"))
     cluster_mode = read.string(cluster.get("mode"), "cluster.mode", default="create")
     if cluster_mode not in ("create", "attach"):
         problems.add("cluster.mode", f"{cluster_mode!r} must be 'create' or 'attach'")
@@ -313,6 +314,19 @@ def parse_stack_config(raw: Mapping[str, Any]) -> StackConfig:
                 f"cluster.adminRoleArns[{i}]",
                 f"role of account {arn.split(':')[4]}, not of accountId {account_id}",
             )
+
+    api_cidrs = []
+    for i, cidr in enumerate(
+        read.sequence(cluster.get("apiAccessCidrs"), "cluster.apiAccessCidrs")
+    ):
+        try:
+            block = ipaddress.IPv4Network(cidr)
+        except (ValueError, TypeError):
+            problems.add(f"cluster.apiAccessCidrs[{i}]", f"{cidr!r} is not an IPv4 CIDR block")
+            continue
+        if block.prefixlen < 8:
+            problems.add(f"cluster.apiAccessCidrs[{i}]", f"{block} is wider than a /8")
+        api_cidrs.append(str(block))
 
     gpu = read.mapping(raw.get("gpu"), "gpu")
     read.unknown_keys(gpu, "gpu", ("instanceFamilies", "minInstanceTypes", "onDemandGpuLimit"))
@@ -407,6 +421,7 @@ def parse_stack_config(raw: Mapping[str, Any]) -> StackConfig:
         cluster_mode=cluster_mode,
         cluster_name=cluster_name,
         admin_role_arns=admin_roles,
+        api_access_cidrs=tuple(api_cidrs),
         gpu_families=families,
         min_instance_types=min_types,
         on_demand_gpu_limit=on_demand_limit,

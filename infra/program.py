@@ -78,6 +78,7 @@ def build_region(
             subnet_ids=network.private_subnet_ids,
             node_security_group_id=network.node_security_group_id,
             admin_role_arns=config.admin_role_arns,
+            api_access_cidrs=api_access_cidrs(config, region),
         ),
         opts=aws_only,
     )
@@ -226,6 +227,14 @@ def build_budgets(config: StackConfig, controller_roles: list[pulumi.Output[str]
             ),
             opts=opts,
         )
+
+
+def api_access_cidrs(config: StackConfig, region: str) -> tuple[str, ...]:
+    """Networks that reach the region's private API endpoint: its on-prem CIDRs (where `pulumi
+    up` runs) and `cluster.apiAccessCidrs` (CI runners), each once."""
+    link = config.on_prem.get(region)
+    on_prem = link.cidrs if link is not None else ()
+    return tuple(dict.fromkeys([*on_prem, *config.api_access_cidrs]))
 
 
 def _on_prem_link(config: StackConfig, region: str) -> OnPremLink | None:

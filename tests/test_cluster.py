@@ -241,3 +241,23 @@ def test_controller_policy_has_every_action_of_the_reference_and_nothing_else(ru
     assert KARPENTER_VERSION.startswith("1.14."), (
         "compare the controller policy with the new template"
     )
+
+
+def test_the_api_endpoint_is_reachable_from_where_pulumi_up_runs(run: Run) -> None:
+    """The endpoint is private: the on-prem and CI networks get TCP 443 on the cluster SG."""
+    regs = build(run, cluster_args(api_access_cidrs=("192.168.0.0/16", "10.200.0.0/24")))
+    rules = of_type(regs, "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule")
+    assert sorted(r.inputs["cidrIpv4"] for r in rules) == ["10.200.0.0/24", "192.168.0.0/16"]
+    for rule in rules:
+        assert (rule.inputs["ipProtocol"], rule.inputs["fromPort"], rule.inputs["toPort"]) == (
+            "tcp",
+            443,
+            443,
+        )
+        assert rule.inputs["securityGroupId"].startswith("sg-")  # the cluster's own SG
+
+
+@pytest.mark.parametrize("cidr", ["0.0.0.0/0", "not-a-cidr"])
+def test_api_access_cidrs_are_validated(cidr: str) -> None:
+    with pytest.raises(ComponentArgsError, match=r"api_access_cidrs\[0\]"):
+        cluster_args(api_access_cidrs=(cidr,))

@@ -129,7 +129,7 @@ def test_node_class_defaults(default_run: Any) -> None:
     assert spec["metadataOptions"] == {
         "httpEndpoint": "enabled",
         "httpProtocolIPv6": "disabled",
-        "httpPutResponseHopLimit": 2,
+        "httpPutResponseHopLimit": 1,  # pods cannot reach the node role's credentials
         "httpTokens": "required",
     }
     assert spec["associatePublicIPAddress"] is False

@@ -78,10 +78,20 @@ def test_endpoints_for_every_required_service_with_policies(run: Run) -> None:
     assert interface == set(DEFAULT_INTERFACE_ENDPOINTS)
     gateway = [e for e in endpoints if e.inputs["vpcEndpointType"] == "Gateway"]
     assert [g.inputs["serviceName"] for g in gateway] == ["com.amazonaws.eu-west-1.s3"]
+    statements = {s["Sid"]: s for s in json.loads(gateway[0].inputs["policy"])["Statement"]}
+    assert statements["EcrImageLayers"] == {
+        "Sid": "EcrImageLayers",
+        "Effect": "Allow",
+        "Principal": "*",
+        "Action": "s3:GetObject",
+        "Resource": "arn:aws:s3:::prod-eu-west-1-starport-layer-bucket/*",
+    }  # ECR serves image layers from this AWS-owned bucket
     for endpoint in endpoints:
         policy = json.loads(endpoint.inputs["policy"])
         conditions = [
-            s["Condition"]["StringEquals"]["aws:PrincipalAccount"] for s in policy["Statement"]
+            s["Condition"]["StringEquals"]["aws:PrincipalAccount"]
+            for s in policy["Statement"]
+            if s["Sid"] != "EcrImageLayers"  # signed by ECR's account, scoped to its bucket
         ]
         assert conditions == [ACCOUNT]
     assert all(

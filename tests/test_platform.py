@@ -256,3 +256,15 @@ def test_controller_images_come_from_the_private_mirror() -> None:
     assert len(releases) == 4
     for image in images.values():
         assert image.startswith("111122223333.dkr.ecr.")
+
+
+def test_pulumi_up_from_on_prem_reaches_the_private_api_endpoint() -> None:
+    """The dev stack's on-prem network gets TCP 443 on the cluster security group."""
+    registrations, _ = planned("dev")
+    rules = [
+        r.inputs
+        for r in registrations
+        if r.type == "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
+        and r.inputs.get("fromPort") == 443
+    ]
+    assert [r["cidrIpv4"] for r in rules] == ["192.168.0.0/16"]
