@@ -352,7 +352,7 @@ class BurstCluster(pulumi.ComponentResource):
 
         self.system_node_selector = dict(SYSTEM_NODE_LABELS) if args.mode == "create" else {}
         if args.mode == "create":
-            cluster = self._create_cluster(name, args, node_role, boundary, tags)
+            cluster, admin_access = self._create_cluster(name, args, node_role, boundary, tags)
             self.cluster_name = cluster.name
             self.cluster_arn = cluster.arn
             self.endpoint = cluster.endpoint
@@ -360,6 +360,7 @@ class BurstCluster(pulumi.ComponentResource):
             cluster_sg = cluster.vpc_config.cluster_security_group_id
             access_dependency: list[pulumi.Resource] = [cluster]
         else:
+            admin_access = []
             existing = aws.eks.get_cluster_output(
                 name=args.cluster_name, opts=pulumi.InvokeOptions(parent=self)
             )
@@ -404,7 +405,9 @@ class BurstCluster(pulumi.ComponentResource):
                 lambda values: kubeconfig(values[0], values[1], values[2], args.region)
             ),
             enable_server_side_apply=True,
-            opts=child,
+            # Every Kubernetes resource goes through this provider: none starts before the
+            # admins' access policies are associated (no 401/403 race on the first `up`).
+            opts=pulumi.ResourceOptions(parent=self, depends_on=admin_access),
         )
         self.register_outputs(
             {
@@ -438,7 +441,14 @@ class BurstCluster(pulumi.ComponentResource):
         node_role: aws.iam.Role,
         boundary: aws.iam.Policy,
         tags: dict[str, str],
-    ) -> aws.eks.Cluster:
+    ) -> tuple[aws.eks.Cluster, list[pulumi.Resource]]:
+        """The cluster and the admin access policy associations Kubernetes resources wait for.
+
+        The identity that runs `pulumi up` becomes cluster admin when EKS creates the cluster
+        (`bootstrap_cluster_creator_admin_permissions`), so the Kubernetes provider can deploy
+        right away; `admin_role_arns` get access entries of their own (list other roles there,
+        not the deploying one: EKS already gave it an entry).
+        """
         child = pulumi.ResourceOptions(parent=self)
         secrets_key = self._rotating_key(
             f"{name}-secrets", f"Kubernetes secrets of {args.cluster_name}", tags, args.account_id
@@ -487,7 +497,7 @@ class BurstCluster(pulumi.ComponentResource):
             enabled_cluster_log_types=list(CONTROL_PLANE_LOG_TYPES),
             access_config=aws.eks.ClusterAccessConfigArgs(
                 authentication_mode="API",
-                bootstrap_cluster_creator_admin_permissions=False,
+                bootstrap_cluster_creator_admin_permissions=True,
             ),
             tags=tags,
             opts=pulumi.ResourceOptions(parent=self, depends_on=[attachment, log_group]),
@@ -500,6 +510,7 @@ class BurstCluster(pulumi.ComponentResource):
             tags=tags,
             opts=child,
         )
+        admin_access: list[pulumi.Resource] = []
         for i, role_arn in enumerate(args.admin_role_arns):
             entry = aws.eks.AccessEntry(
                 f"{name}-admin-{i}",
@@ -509,7 +520,7 @@ class BurstCluster(pulumi.ComponentResource):
                 tags=tags,
                 opts=child,
             )
-            aws.eks.AccessPolicyAssociation(
+            association = aws.eks.AccessPolicyAssociation(
                 f"{name}-admin-{i}",
                 cluster_name=cluster.name,
                 principal_arn=role_arn,
@@ -517,6 +528,7 @@ class BurstCluster(pulumi.ComponentResource):
                 access_scope=aws.eks.AccessPolicyAssociationAccessScopeArgs(type="cluster"),
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[entry]),
             )
+            admin_access.append(association)
         aws.eks.NodeGroup(
             f"{name}-system",
             cluster_name=cluster.name,
@@ -538,4 +550,4 @@ class BurstCluster(pulumi.ComponentResource):
             tags=tags,
             opts=child,
         )
-        return cluster
+        return cluster, admin_access

@@ -261,3 +261,22 @@ def test_the_api_endpoint_is_reachable_from_where_pulumi_up_runs(run: Run) -> No
 def test_api_access_cidrs_are_validated(cidr: str) -> None:
     with pytest.raises(ComponentArgsError, match=r"api_access_cidrs\[0\]"):
         cluster_args(api_access_cidrs=(cidr,))
+
+
+def test_the_deploying_identity_administers_the_cluster_before_any_kubernetes_resource(
+    run: Run,
+) -> None:
+    """`pulumi up`'s identity is admin from the cluster's creation, and the Kubernetes provider
+    (so every Kubernetes resource) waits for the listed admins' access policy associations."""
+    regs = build(run, cluster_args())
+    (cluster,) = of_type(regs, "aws:eks/cluster:Cluster")
+    assert cluster.inputs["accessConfig"] == {
+        "authenticationMode": "API",
+        "bootstrapClusterCreatorAdminPermissions": True,
+    }
+    associations = {
+        r.urn for r in of_type(regs, "aws:eks/accessPolicyAssociation:AccessPolicyAssociation")
+    }
+    assert associations
+    (provider,) = of_type(regs, "pulumi:providers:kubernetes")
+    assert associations <= set(provider.dependencies)
