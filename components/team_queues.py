@@ -52,6 +52,7 @@ from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
+import yaml
 
 from components.conventions import (
     ENVIRONMENT_TAG,
@@ -478,20 +479,76 @@ class _TopLevelCustomResource(pulumi.CustomResource):
         super().__init__(f"kubernetes:{api_version}:{kind}", resource_name, props, opts)
 
 
+KUEUE_REPLICAS = 2
+"""Controller replicas; leader election keeps one active, the other takes over at once."""
+
+
+def kueue_configuration() -> dict[str, Any]:
+    """Kueue's controller Configuration (config.kueue.x-k8s.io/v1beta2), for the chart's
+    `managerConfig.controllerManagerConfigYaml`: the chart's defaults, plus
+
+    * `waitForPodsReady`: an admitted workload whose pods are not all ready within 10 minutes
+      (spot capacity that never arrives, an image that does not pull) is evicted and requeued
+      with exponential backoff, so it does not hold the team's quota forever;
+    * `manageJobsWithoutQueueName` for the team namespaces (label `team`): a Job there without
+      a `kueue.x-k8s.io/queue-name` is held suspended instead of running outside every quota;
+      other namespaces (system ones included) are not managed.
+    """
+    return {
+        "apiVersion": "config.kueue.x-k8s.io/v1beta2",
+        "kind": "Configuration",
+        "health": {"healthProbeBindAddress": ":8081"},
+        "metrics": {"bindAddress": ":8443"},
+        "webhook": {"port": 9443},
+        "leaderElection": {"leaderElect": True, "resourceName": "c1f6bfd2.kueue.x-k8s.io"},
+        "clientConnection": {"qps": 300, "burst": 500},
+        "waitForPodsReady": {
+            "timeout": "10m",
+            "recoveryTimeout": "5m",
+            "blockAdmission": False,
+            "requeuingStrategy": {
+                "timestamp": "Eviction",
+                "backoffLimitCount": 10,
+                "backoffBaseSeconds": 60,
+                "backoffMaxSeconds": 3600,
+            },
+        },
+        "manageJobsWithoutQueueName": True,
+        "managedJobsNamespaceSelector": {
+            "matchExpressions": [{"key": TEAM_TAG, "operator": "Exists"}]
+        },
+        "integrations": {
+            "frameworks": [
+                "batch/job",
+                "jobset.x-k8s.io/jobset",
+                "kubeflow.org/mpijob",
+                "ray.io/rayjob",
+                "ray.io/raycluster",
+                "trainer.kubeflow.org/trainjob",
+                "pod",
+            ]
+        },
+    }
+
+
 def kueue_values(
     image_registry: str | None, system_node_selector: Mapping[str, str] | None = None
 ) -> dict[str, Any]:
-    """Helm values of the Kueue chart: the pinned controller image (from a mirror if given), on
-    the system nodes, whose `CriticalAddonsOnly` taint it tolerates."""
+    """Helm values of the Kueue chart: the pinned controller image (from a mirror if given),
+    `KUEUE_REPLICAS` replicas on the system nodes (whose `CriticalAddonsOnly` taint they
+    tolerate) with a disruption budget, and `kueue_configuration()`."""
     image: dict[str, Any] = {"tag": f"v{KUEUE_VERSION}", "pullPolicy": "IfNotPresent"}
     if image_registry is not None:
         image["repository"] = f"{image_registry}/kueue/kueue"
     return {
         "controllerManager": {
+            "replicas": KUEUE_REPLICAS,
+            "podDisruptionBudget": {"enabled": True, "minAvailable": 1},
             "manager": {"image": image},
             "nodeSelector": dict(system_node_selector or {}),
             "tolerations": [{"key": "CriticalAddonsOnly", "operator": "Exists"}],
-        }
+        },
+        "managerConfig": {"controllerManagerConfigYaml": yaml.safe_dump(kueue_configuration())},
     }
 
 

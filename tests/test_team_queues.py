@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import re
+import subprocess
+from pathlib import Path
 from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
 import pytest
+import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -18,6 +22,7 @@ from components.team_queues import (
     TeamQueuesArgs,
     TeamQuota,
     cluster_queue_spec,
+    kueue_configuration,
     kueue_values,
     resource_flavor_specs,
     resource_quota_hard,
@@ -518,3 +523,45 @@ def test_kueue_runs_on_the_system_nodes() -> None:
     assert values["nodeSelector"] == {"burst.io/node-role": "system"}
     assert {"key": "CriticalAddonsOnly", "operator": "Exists"} in values["tolerations"]
     assert kueue_values(None)["controllerManager"]["nodeSelector"] == {}
+
+
+def _json_fields(source: str, struct: str) -> set[str]:
+    """The JSON field names of a Go struct (inline members contribute nothing themselves)."""
+    body = re.search(rf"^type {struct} struct {{\n(.*?)^}}", source, re.S | re.M)
+    assert body, struct
+    return {m for m in re.findall(r'json:"([^",]*)', body.group(1)) if m}
+
+
+def test_kueue_configuration_uses_kueue_s_own_field_names() -> None:
+    """Every key of the controller Configuration is a field of Kueue's Go types at the pinned
+    version (sigs.k8s.io/kueue apis/config/v1beta2, from the Go module cache set-up fills)."""
+    modcache = subprocess.run(
+        ["go", "env", "GOMODCACHE"], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    types = Path(modcache) / f"sigs.k8s.io/kueue@v{KUEUE_VERSION}/apis/config/v1beta2"
+    source = (types / "configuration_types.go").read_text()
+    config = kueue_configuration()
+    top = _json_fields(source, "Configuration") | _json_fields(source, "ControllerManager")
+    assert set(config) - {"apiVersion", "kind"} <= top
+    wait = config["waitForPodsReady"]
+    assert set(wait) <= _json_fields(source, "WaitForPodsReady")
+    assert set(wait["requeuingStrategy"]) <= _json_fields(source, "RequeuingStrategy")
+    assert wait["requeuingStrategy"]["timestamp"] in {"Eviction", "Creation"}
+    assert set(config["leaderElection"]) <= {"leaderElect", "resourceName"}
+
+
+def test_kueue_is_highly_available_and_releases_stuck_quota() -> None:
+    values = kueue_values(None)
+    assert values["controllerManager"]["replicas"] == 2
+    assert values["controllerManager"]["podDisruptionBudget"] == {
+        "enabled": True,
+        "minAvailable": 1,
+    }
+    config = yaml.safe_load(values["managerConfig"]["controllerManagerConfigYaml"])
+    assert config == kueue_configuration()
+    assert config["leaderElection"]["leaderElect"] is True
+    assert config["waitForPodsReady"]["timeout"] == "10m"
+    assert config["manageJobsWithoutQueueName"] is True
+    assert config["managedJobsNamespaceSelector"] == {
+        "matchExpressions": [{"key": "team", "operator": "Exists"}]
+    }
