@@ -121,6 +121,7 @@ class StackConfig:
     checkpoint_class: str
     checkpoint_expiry_days: int
     circuit_breaker: bool
+    activate_cost_allocation_tags: bool
     anomaly_threshold_usd: float
 
     def team(self, name: str) -> Team:
@@ -400,12 +401,19 @@ def parse_stack_config(raw: Mapping[str, Any]) -> StackConfig:
     )
 
     budgets = read.mapping(raw.get("budgets"), "budgets")
-    read.unknown_keys(budgets, "budgets", ("circuitBreaker", "anomalyThresholdUsd"))
+    read.unknown_keys(
+        budgets, "budgets", ("circuitBreaker", "anomalyThresholdUsd", "activateCostAllocationTags")
+    )
     circuit_breaker = read.boolean(
         budgets.get("circuitBreaker"), "budgets.circuitBreaker", default=True
     )
     anomaly = read.number(
         budgets.get("anomalyThresholdUsd"), "budgets.anomalyThresholdUsd", default=100.0
+    )
+    activate_tags = read.boolean(
+        budgets.get("activateCostAllocationTags"),
+        "budgets.activateCostAllocationTags",
+        default=False,
     )
 
     if problems.lines:
@@ -432,6 +440,7 @@ def parse_stack_config(raw: Mapping[str, Any]) -> StackConfig:
         checkpoint_class=checkpoint_class,
         checkpoint_expiry_days=expiry,
         circuit_breaker=circuit_breaker,
+        activate_cost_allocation_tags=activate_tags,
         anomaly_threshold_usd=anomaly,
     )
 

@@ -212,7 +212,8 @@ def build_budgets(config: StackConfig, controller_roles: list[pulumi.Output[str]
         "aws-billing", region=config.regions[0], allowed_account_ids=[config.account_id]
     )
     opts = pulumi.ResourceOptions(providers=[provider])
-    CostAllocationTags("cost-allocation-tags", CostAllocationTagsArgs(), opts=opts)
+    if config.activate_cost_allocation_tags:  # a second step: AWS only knows the tag keys later
+        CostAllocationTags("cost-allocation-tags", CostAllocationTagsArgs(), opts=opts)
     for team in config.teams:
         TeamBudget(
             f"budget-{team.name}",

@@ -15,8 +15,10 @@ from typing import Any
 
 import pytest
 
-from burst.mock_runtime import Registration
+from burst.mock_runtime import Registration, run_program
 from burst.plan import plan_registrations, resource_regions
+from infra.config import parse_stack_config, read_stack_file, to_pulumi_config
+from infra.program import build_platform
 from tests.conftest import ROOT
 from tests.iam_lint import lint_document, policy_documents
 from tests.k8s_validation import validate_object
@@ -268,3 +270,23 @@ def test_pulumi_up_from_on_prem_reaches_the_private_api_endpoint() -> None:
         and r.inputs.get("fromPort") == 443
     ]
     assert [r["cidrIpv4"] for r in rules] == ["192.168.0.0/16"]
+
+
+def test_cost_allocation_tags_are_a_second_step() -> None:
+    """On a first `up` AWS Billing does not know the tag keys yet, so activating them fails:
+    the program activates them only when the stack says so (budgets.activateCostAllocationTags)."""
+    registrations, _ = planned("dev")
+    assert not [r for r in registrations if r.type.startswith("aws:costexplorer/costAllocationTag")]
+    raw = read_stack_file(ROOT / "Pulumi.dev.yaml")
+    raw["budgets"] = {**raw.get("budgets", {}), "activateCostAllocationTags": True}
+    config = parse_stack_config(raw)
+    second = run_program(
+        lambda: build_platform(config),
+        project="burst-platform",
+        stack="dev",
+        config=to_pulumi_config(raw),
+        account_id=config.account_id,
+        default_region=config.regions[0],
+    )
+    tags = [r for r in second if r.type == "aws:costexplorer/costAllocationTag:CostAllocationTag"]
+    assert {r.inputs["tagKey"] for r in tags} >= {"team", "environment"}
