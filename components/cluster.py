@@ -282,10 +282,16 @@ class BurstCluster(pulumi.ComponentResource):
     """Private API server endpoint."""
 
     node_role_name: pulumi.Output[str]
-    """IAM role of burst nodes; the EC2NodeClass `role`."""
+    """Role of Karpenter's nodes (its own: not the system node group's)."""
+
+    node_instance_profile_name: pulumi.Output[str]
+    """Instance profile of Karpenter's nodes, for the EC2NodeClass's `spec.instanceProfile`."""
+
+    system_node_role_name: pulumi.Output[str]
+    """Role of the system node group, where the controllers run."""
 
     node_role_arn: pulumi.Output[str]
-    """ARN of the node role (Karpenter passes it to EC2)."""
+    """ARN of Karpenter's node role (Karpenter passes it to EC2)."""
 
     volume_kms_key_arn: pulumi.Output[str]
     """KMS key encrypting node root volumes."""
@@ -331,24 +337,26 @@ class BurstCluster(pulumi.ComponentResource):
         )
         self.volume_kms_key_arn = volume_key.arn
 
-        node_role = aws.iam.Role(
-            f"{name}-node",
-            name=bounded_name("burst-node", args.cluster_name, args.region, max_length=64),
-            assume_role_policy=json.dumps(node_trust_policy()),
-            max_session_duration=args.max_session_seconds,
-            permissions_boundary=boundary.arn,
+        # The system node group's role: the managed node group keeps its EC2_LINUX access entry.
+        node_role = self._node_role(f"{name}-node", "burst-node", args, boundary, tags)
+        self.system_node_role_name = node_role.name
+        # Karpenter's nodes get a role, instance profile and access entry of their own: an
+        # isolated VPC has no IAM endpoint, so Karpenter cannot create the profile itself.
+        karpenter_role = self._node_role(
+            f"{name}-karpenter-node", "burst-karpenter-node", args, boundary, tags
+        )
+        profile = aws.iam.InstanceProfile(
+            f"{name}-karpenter-node",
+            name=bounded_name(
+                "burst-karpenter-node", args.cluster_name, args.region, max_length=128
+            ),
+            role=karpenter_role.name,
             tags=tags,
             opts=child,
         )
-        for policy in NODE_MANAGED_POLICIES:
-            aws.iam.RolePolicyAttachment(
-                f"{name}-node-{policy}",
-                role=node_role.name,
-                policy_arn=f"arn:aws:iam::aws:policy/{policy}",
-                opts=child,
-            )
-        self.node_role_name = node_role.name
-        self.node_role_arn = node_role.arn
+        self.node_role_name = karpenter_role.name
+        self.node_role_arn = karpenter_role.arn
+        self.node_instance_profile_name = profile.name
 
         self.system_node_selector = dict(SYSTEM_NODE_LABELS) if args.mode == "create" else {}
         if args.mode == "create":
@@ -372,9 +380,9 @@ class BurstCluster(pulumi.ComponentResource):
             access_dependency = []
 
         aws.eks.AccessEntry(
-            f"{name}-node",
+            f"{name}-karpenter-node",
             cluster_name=self.cluster_name,
-            principal_arn=node_role.arn,
+            principal_arn=karpenter_role.arn,
             type="EC2_LINUX",
             tags=tags,
             opts=pulumi.ResourceOptions(parent=self, depends_on=access_dependency),
@@ -416,10 +424,39 @@ class BurstCluster(pulumi.ComponentResource):
                 "endpoint": self.endpoint,
                 "node_role_name": self.node_role_name,
                 "node_role_arn": self.node_role_arn,
+                "node_instance_profile_name": self.node_instance_profile_name,
+                "system_node_role_name": self.system_node_role_name,
                 "volume_kms_key_arn": self.volume_kms_key_arn,
                 "permissions_boundary_arn": self.permissions_boundary_arn,
             }
         )
+
+    def _node_role(
+        self,
+        resource_name: str,
+        role_prefix: str,
+        args: BurstClusterArgs,
+        boundary: aws.iam.Policy,
+        tags: dict[str, str],
+    ) -> aws.iam.Role:
+        child = pulumi.ResourceOptions(parent=self)
+        role = aws.iam.Role(
+            resource_name,
+            name=bounded_name(role_prefix, args.cluster_name, args.region, max_length=64),
+            assume_role_policy=json.dumps(node_trust_policy()),
+            max_session_duration=args.max_session_seconds,
+            permissions_boundary=boundary.arn,
+            tags=tags,
+            opts=child,
+        )
+        for policy in NODE_MANAGED_POLICIES:
+            aws.iam.RolePolicyAttachment(
+                f"{resource_name}-{policy}",
+                role=role.name,
+                policy_arn=f"arn:aws:iam::aws:policy/{policy}",
+                opts=child,
+            )
+        return role
 
     def _rotating_key(
         self, name: str, description: str, tags: dict[str, str], account_id: str

@@ -182,8 +182,9 @@ class GpuCapacityArgs:
     environment: str
     """Environment tag value (dev, prod, ...)."""
 
-    node_role_name: pulumi.Input[str]
-    """Name (not ARN) of the IAM role of the nodes; Karpenter creates the instance profile."""
+    instance_profile_name: pulumi.Input[str]
+    """Instance profile of the nodes (`spec.instanceProfile`): created by the program, because
+    in a VPC without an IAM endpoint Karpenter cannot create one from a role."""
 
     discovery_tag_value: str
     """Value of the `karpenter.sh/discovery` tag on the private subnets and node security groups."""
@@ -270,7 +271,9 @@ class GpuCapacityArgs:
         require_name("environment", self.environment)
         if self.region is not None:
             require_region("region", self.region)
-        _require_plain_non_empty("node_role_name", self.node_role_name, max_length=64)
+        _require_plain_non_empty(
+            "instance_profile_name", self.instance_profile_name, max_length=128
+        )
         _require_tag_value("discovery_tag_value", self.discovery_tag_value)
         if isinstance(self.root_volume_kms_key_arn, str) and not _KMS_ARN.match(
             self.root_volume_kms_key_arn
@@ -449,7 +452,7 @@ def node_class_spec(args: GpuCapacityArgs) -> dict[str, Any]:
     discovery = {"tags": {DISCOVERY_TAG: args.discovery_tag_value}}
     return {
         "amiSelectorTerms": [{"alias": args.ami_alias}],
-        "role": args.node_role_name,
+        "instanceProfile": args.instance_profile_name,
         "subnetSelectorTerms": [discovery],
         "securityGroupSelectorTerms": [discovery],
         "associatePublicIPAddress": False,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -61,8 +61,9 @@ class ImageMirrorArgs:
     account_id: str
     """AWS account ID of the registry."""
 
-    node_role_name: pulumi.Input[str]
-    """Role of the nodes; it gets the permissions a first pull through the cache needs."""
+    node_role_names: Sequence[pulumi.Input[str]]
+    """Roles of the nodes (system and Karpenter's); each gets what a first pull through the
+    cache needs."""
 
     upstreams: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_UPSTREAMS))
     """Repository prefix -> upstream registry (registries ECR caches without credentials)."""
@@ -99,14 +100,14 @@ class ImageMirror(pulumi.ComponentResource):
                 upstream_registry_url=upstream,
                 opts=pulumi.ResourceOptions(parent=self),
             )
-        aws.iam.RolePolicy(
-            f"{name}-first-pull",
-            role=args.node_role_name,
-            policy=json.dumps(
-                first_pull_policy(args.account_id, args.region, list(args.upstreams))
-            ),
-            opts=pulumi.ResourceOptions(parent=self),
-        )
+        policy = json.dumps(first_pull_policy(args.account_id, args.region, list(args.upstreams)))
+        for index, role in enumerate(args.node_role_names):
+            aws.iam.RolePolicy(
+                f"{name}-first-pull" if index == 0 else f"{name}-first-pull-{index}",
+                role=role,
+                policy=policy,
+                opts=pulumi.ResourceOptions(parent=self),
+            )
         self.registry = registry_host(args.account_id, args.region)
         self._prefixes = {upstream: prefix for prefix, upstream in args.upstreams.items()}
         self.register_outputs({"registry": self.registry})

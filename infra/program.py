@@ -85,7 +85,9 @@ def build_region(
     mirror = ImageMirror(
         f"images-{region}",
         ImageMirrorArgs(
-            region=region, account_id=config.account_id, node_role_name=cluster.node_role_name
+            region=region,
+            account_id=config.account_id,
+            node_role_names=[cluster.system_node_role_name, cluster.node_role_name],
         ),
         opts=aws_only,
     )
@@ -121,7 +123,7 @@ def build_region(
         GpuCapacityArgs(
             cluster_name=config.cluster_name,
             environment=env,
-            node_role_name=cluster.node_role_name,
+            instance_profile_name=cluster.node_instance_profile_name,
             discovery_tag_value=discovery,
             root_volume_kms_key_arn=cluster.volume_kms_key_arn,
             gpu_instance_families=config.gpu_families,

@@ -130,7 +130,12 @@ def test_image_registry_mirror(run: Run) -> None:
 def test_roles_are_short_lived_bounded_and_scoped(run: Run) -> None:
     regs = build(run, cluster_args())
     roles = {r.name: r for r in of_type(regs, "aws:iam/role:Role")}
-    assert set(roles) == {"cluster-node", "cluster-cluster", "karpenter-role"}
+    assert set(roles) == {
+        "cluster-node",
+        "cluster-karpenter-node",
+        "cluster-cluster",
+        "karpenter-role",
+    }
     for role in roles.values():
         assert role.inputs["maxSessionDuration"] <= 3600
         assert role.inputs["permissionsBoundary"].startswith(f"arn:aws:iam::{ACCOUNT}:policy/")
@@ -148,7 +153,7 @@ def test_roles_are_short_lived_bounded_and_scoped(run: Run) -> None:
         ":karpenter-burst-dev-eu-west-1"
     )
     assert statements["AllowPassingInstanceRole"]["Resource"].endswith(
-        "role/" + roles["cluster-node"].inputs["name"]
+        "role/" + roles["cluster-karpenter-node"].inputs["name"]
     )
     for statement in statements.values():
         assert not (statement["Action"] == "*" and statement["Resource"] == "*")
@@ -280,3 +285,19 @@ def test_the_deploying_identity_administers_the_cluster_before_any_kubernetes_re
     assert associations
     (provider,) = of_type(regs, "pulumi:providers:kubernetes")
     assert associations <= set(provider.dependencies)
+
+
+def test_karpenter_nodes_have_a_role_profile_and_access_entry_of_their_own(run: Run) -> None:
+    """The system node group keeps its role (and the access entry EKS manages for it);
+    Karpenter's nodes use a separate role through an instance profile the program creates."""
+    regs = build(run, cluster_args())
+    roles = {r.name: r for r in of_type(regs, "aws:iam/role:Role")}
+    (profile,) = of_type(regs, "aws:iam/instanceProfile:InstanceProfile")
+    assert profile.inputs["role"] == roles["cluster-karpenter-node"].inputs["name"]
+    entries = of_type(regs, "aws:eks/accessEntry:AccessEntry")
+    ec2_linux = [e for e in entries if e.inputs["type"] == "EC2_LINUX"]
+    assert [e.inputs["principalArn"] for e in ec2_linux] == [
+        f"arn:aws:iam::{ACCOUNT}:role/" + roles["cluster-karpenter-node"].inputs["name"]
+    ]
+    (node_group,) = of_type(regs, "aws:eks/nodeGroup:NodeGroup")
+    assert node_group.inputs["nodeRoleArn"].endswith(roles["cluster-node"].inputs["name"])

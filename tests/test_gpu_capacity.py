@@ -26,7 +26,7 @@ KMS_ARN = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-123456
 BASE: dict[str, Any] = {
     "cluster_name": "burst-use1",
     "environment": "dev",
-    "node_role_name": "burst-use1-node",
+    "instance_profile_name": "burst-use1-node",
     "discovery_tag_value": "burst-use1",
     "root_volume_kms_key_arn": KMS_ARN,
     "spot_gpu_limit": 32,
@@ -120,8 +120,8 @@ def test_node_class_defaults(default_run: Any) -> None:
     assert "namespace" not in node_class["metadata"]
     spec = node_class["spec"]
     assert spec["amiSelectorTerms"] == [{"alias": "al2023@v20251001"}]
-    assert spec["role"] == "burst-use1-node"
-    assert "instanceProfile" not in spec
+    assert spec["instanceProfile"] == "burst-use1-node"  # Karpenter needs no IAM endpoint
+    assert "role" not in spec
     assert "amiFamily" not in spec
     discovery = [{"tags": {"karpenter.sh/discovery": "burst-use1"}}]
     assert spec["subnetSelectorTerms"] == discovery
@@ -317,19 +317,19 @@ def test_a_single_family_gets_no_family_min_values() -> None:
     assert "minValues" not in requirement(spec, "karpenter.k8s.aws/instance-family")
 
 
-def test_role_can_be_an_output_of_another_resource() -> None:
+def test_instance_profile_can_be_an_output_of_another_resource() -> None:
     def program() -> None:
         provider = k8s.Provider("k8s", kubeconfig="{}")
-        role = pulumi.Output.from_input("role-from-iam")
+        profile = pulumi.Output.from_input("profile-from-iam")
         GpuCapacity(
             "gpu",
-            make_args(node_role_name=role),
+            make_args(instance_profile_name=profile),
             opts=pulumi.ResourceOptions(providers=[provider]),
         )
 
     registrations = run_program(program, project="burst-platform", stack="test")
     (node_class,) = by_kind(registrations)["EC2NodeClass"]
-    assert node_class["spec"]["role"] == "role-from-iam"
+    assert node_class["spec"]["instanceProfile"] == "profile-from-iam"
 
 
 @pytest.mark.parametrize(
@@ -337,7 +337,7 @@ def test_role_can_be_an_output_of_another_resource() -> None:
     [
         ({"cluster_name": "Burst_1"}, "cluster_name"),
         ({"environment": ""}, "environment"),
-        ({"node_role_name": ""}, "node_role_name"),
+        ({"instance_profile_name": ""}, "instance_profile_name"),
         ({"discovery_tag_value": ""}, "discovery_tag_value"),
         ({"root_volume_kms_key_arn": "alias/aws/ebs"}, "root_volume_kms_key_arn"),
         ({"spot_gpu_limit": 0}, "spot_gpu_limit"),

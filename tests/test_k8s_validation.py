@@ -50,7 +50,7 @@ from tests.k8s_validation import (
 GPU_ARGS = GpuCapacityArgs(
     cluster_name="burst",
     environment="dev",
-    node_role_name="burst-node",
+    instance_profile_name="burst-node",
     discovery_tag_value="burst",
     root_volume_kms_key_arn="arn:aws:kms:us-east-1:111122223333:key/abc",
     spot_gpu_limit=16,
@@ -268,12 +268,12 @@ NEGATIVE_CASES: list[tuple[str, Callable[[], dict[str, Any]], str]] = [
     ),
     (
         "EC2NodeClass with both role and instanceProfile",
-        lambda: edit(nodeclass, lambda o: o["spec"].update(instanceProfile="burst-node")),
+        lambda: edit(nodeclass, lambda o: o["spec"].update(role="burst-node")),
         "must specify exactly one of ['role', 'instanceProfile']",
     ),
     (
         "EC2NodeClass with neither role nor instanceProfile",
-        lambda: edit(nodeclass, lambda o: o["spec"].pop("role")),
+        lambda: edit(nodeclass, lambda o: o["spec"].pop("instanceProfile")),
         "must specify exactly one of ['role', 'instanceProfile']",
     ),
     (
@@ -706,7 +706,7 @@ def test_cel_and_python_agree_on_budget_and_ami_rules(
     assert engine_disagreements(pool) == []
     node_class = nodeclass()
     node_class["spec"]["amiSelectorTerms"] = terms
-    node_class["spec"].pop("role")
+    node_class["spec"].pop("instanceProfile")
     if role:
         node_class["spec"]["role"] = "node"
     if instance_profile:
@@ -719,7 +719,10 @@ def test_cel_and_python_agree_on_budget_and_ami_rules(
 def test_the_budget_dataclass_round_trips_through_validation() -> None:
     args = GpuCapacityArgs(
         **{
-            **{f: getattr(GPU_ARGS, f) for f in ("cluster_name", "environment", "node_role_name")},
+            **{
+                f: getattr(GPU_ARGS, f)
+                for f in ("cluster_name", "environment", "instance_profile_name")
+            },
             "discovery_tag_value": "burst",
             "root_volume_kms_key_arn": GPU_ARGS.root_volume_kms_key_arn,
             "spot_gpu_limit": 1,

@@ -22,7 +22,7 @@ def build(run: Run, mirrors: dict[str, str]) -> list[Registration]:
         provider = aws.Provider("aws-eu-west-1", region="eu-west-1")
         mirror = ImageMirror(
             "images",
-            ImageMirrorArgs(region="eu-west-1", account_id=ACCOUNT, node_role_name="burst-node"),
+            ImageMirrorArgs(region="eu-west-1", account_id=ACCOUNT, node_role_names=["burst-node"]),
             opts=pulumi.ResourceOptions(providers=[provider]),
         )
         mirrors.update(
@@ -71,7 +71,11 @@ def test_nodes_may_import_only_into_the_mirrored_prefixes(run: Run) -> None:
     ],
 )
 def test_bad_arguments_name_the_field(overrides: dict[str, Any], field: str) -> None:
-    values: dict[str, Any] = {"region": "eu-west-1", "account_id": ACCOUNT, "node_role_name": "n"}
+    values: dict[str, Any] = {
+        "region": "eu-west-1",
+        "account_id": ACCOUNT,
+        "node_role_names": ["n"],
+    }
     values.update(overrides)
     with pytest.raises(ComponentArgsError) as error:
         ImageMirrorArgs(**values)

@@ -331,7 +331,7 @@ def test_wired_to_gpu_capacity_outputs() -> None:
             GpuCapacityArgs(
                 cluster_name="burst",
                 environment="dev",
-                node_role_name="node",
+                instance_profile_name="node",
                 discovery_tag_value="burst",
                 root_volume_kms_key_arn="arn:aws:kms:us-east-1:111122223333:key/abc",
                 spot_gpu_limit=24,
