@@ -37,18 +37,14 @@ _subjects(t) := lib.of_type(t) if {
 	some r in lib.of_type(c)
 ]
 
-_reads contains [id, r, path] if {
+# [rule id, URN, path] where a value the rule reads is wholly unknown or secret (or something on
+# the way to it is): the rule cannot see the value at all.
+unread contains [id, r.urn, concat(".", path)] if {
 	some name
 	some id, per_type in data.burst[name].reads
 	some t, paths in per_type
 	some r in _subjects(t)
 	some path in paths
-}
-
-# [rule id, URN, path] where a value the rule reads is wholly unknown or secret (or something on
-# the way to it is): the rule cannot see the value at all.
-unread contains [id, r.urn, concat(".", path)] if {
-	some [id, r, path] in _reads
 	lib.unknown_at(r, path)
 }
 
