@@ -15,6 +15,7 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
+from burst.documents import write_text
 from burst.errors import BurstError
 
 
@@ -45,12 +46,7 @@ def _normalise(args: argparse.Namespace) -> int:
     if args.out in (None, "-"):
         sys.stdout.write(text)
         return 0
-    out = Path(args.out)
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(text, encoding="utf-8")
-    except OSError as error:
-        raise BurstError(f"{out}: cannot write the input: {error.strerror}") from None
+    write_text(Path(args.out), text, "the input")
     return 0
 
 

@@ -93,6 +93,16 @@ def read_bytes(path: Path, kind: str) -> bytes:
         raise BurstError(f"{path}: cannot read: {error.strerror}") from None
 
 
+def write_text(path: Path, text: str, what: str) -> None:
+    """Write `text` (UTF-8) to `path`, creating its directory; failure is a BurstError naming
+    the file and `what` it was to hold (the preview, the report, the input)."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    except OSError as error:
+        raise BurstError(f"{path}: cannot write {what}: {error.strerror}") from None
+
+
 def read_text(path: Path, kind: str) -> str:
     """A file as UTF-8 text; anything else is a BurstError naming the file."""
     try:

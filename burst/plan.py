@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from burst.documents import read_yaml
+from burst.documents import read_yaml, write_text
 from burst.errors import BurstError
 from burst.mock_runtime import Registration, run_program
 from components.conventions import ComponentArgsError
@@ -196,8 +196,4 @@ def summary(registrations: Sequence[Registration]) -> str:
 
 def write_document(document: dict[str, Any], out: Path) -> None:
     """Write the preview document as JSON; a path that cannot be written is a BurstError."""
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps(document, indent=1) + "\n")
-    except OSError as error:
-        raise BurstError(f"{out}: cannot write the preview: {error.strerror}") from None
+    write_text(out, json.dumps(document, indent=1) + "\n", "the preview")

@@ -16,6 +16,7 @@ from pathlib import Path
 from burst.check import engine
 from burst.check.formats import FORMATS, render, summary_line
 from burst.check.pipeline import CheckOptions, run_check
+from burst.documents import write_text
 from burst.errors import BurstError
 
 DESCRIPTION = """\
@@ -134,11 +135,7 @@ def run(args: argparse.Namespace) -> int:
         if args.out is None:
             sys.stdout.write(text)
         else:
-            try:
-                args.out.parent.mkdir(parents=True, exist_ok=True)
-                args.out.write_text(text, encoding="utf-8")
-            except OSError as error:
-                raise BurstError(f"{args.out}: cannot write the report: {error.strerror}") from None
+            write_text(args.out, text, "the report")
         if args.out is not None or args.format not in ("text", "github"):
             print(summary_line(report), file=sys.stderr)
         if report.undecided:
