@@ -351,26 +351,15 @@ findings contains lib.finding(rego.metadata.rule(), r.urn, "yes", msg) if {
 
 team_budgets := [b |
 	some b in lib.of_type(budget_type)
-	_team_scoped(b)
+	count(lib.budget_teams(b)) > 0
 ]
 
 # Budgets whose scope cannot be read: they may be a team's.
 _maybe_team_budgets := [b |
 	some b in lib.of_type(budget_type)
-	not _team_scoped(b)
-	lib.contains_unknown([object.get(lib.inputs(b), "costFilters", []), object.get(lib.inputs(b), "filterExpression", {})])
+	count(lib.budget_teams(b)) == 0
+	lib.budget_scope_unknown(b)
 ]
-
-_team_scoped(b) if {
-	some cf in lib.as_list(object.get(lib.inputs(b), "costFilters", []))
-	some v in lib.as_list(object.get(cf, "values", []))
-	startswith(v, "user:team$")
-}
-
-_team_scoped(b) if {
-	walk(object.get(lib.inputs(b), "filterExpression", {}), [_, node])
-	object.get(node, ["tags", "key"], "") in {"team", "user:team"}
-}
 
 _actions_of(b) := [a |
 	some a in lib.of_type("aws:budgets/budgetAction:BudgetAction")

@@ -414,3 +414,34 @@ shown_name(x) := "(unknown)" if {
 	is_string(x)
 	regex.match(`^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$`, x)
 } else := "(not a valid name)"
+
+# ---------------------------------------------------------------------------------------------
+# Budgets
+# ---------------------------------------------------------------------------------------------
+
+_team_tag_keys := {"team", "user:team"}
+
+# Teams an AWS Budget is scoped to, from costFilters TagKeyValue ("user:team$quant") or
+# filterExpression tags ({key: team, values: [quant]}); negated (not) filters are ignored.
+budget_teams(b) := {t |
+	some cf in as_list(object.get(inputs(b), "costFilters", []))
+	object.get(cf, "name", "") == "TagKeyValue"
+	some v in as_list(object.get(cf, "values", []))
+	parts := split(v, "$")
+	count(parts) == 2
+	parts[0] in _team_tag_keys
+	t := parts[1]
+} | {t |
+	walk(object.get(inputs(b), "filterExpression", {}), [path, node])
+	not "not" in path
+	tag := node.tags
+	object.get(tag, "key", "") in _team_tag_keys
+	some t in as_list(object.get(tag, "values", []))
+}
+
+# True if what a budget is scoped to cannot be read (its inputs or filters are unknown).
+budget_scope_unknown(b) if is_unknown(inputs(b))
+
+budget_scope_unknown(b) if contains_unknown(object.get(inputs(b), "costFilters", []))
+
+budget_scope_unknown(b) if contains_unknown(object.get(inputs(b), "filterExpression", {}))

@@ -265,40 +265,14 @@ _team_state(team) := "unknown" if {
 # Budgets
 # ---------------------------------------------------------------------------------------------
 
-_team_tag_keys := {"team", "user:team"}
-
-# Teams a budget is scoped to, from costFilters TagKeyValue ("user:team$quant") or
-# filterExpression tags ({key: team, values: [quant]}); negated (not) filters are ignored.
-budget_teams(b) := {t |
-	some cf in lib.as_list(object.get(lib.inputs(b), "costFilters", []))
-	object.get(cf, "name", "") == "TagKeyValue"
-	some v in lib.as_list(object.get(cf, "values", []))
-	parts := split(v, "$")
-	count(parts) == 2
-	parts[0] in _team_tag_keys
-	t := parts[1]
-} | {t |
-	walk(object.get(lib.inputs(b), "filterExpression", {}), [path, node])
-	not "not" in path
-	tag := node.tags
-	object.get(tag, "key", "") in _team_tag_keys
-	some t in lib.as_list(object.get(tag, "values", []))
-}
-
-_scope_unknown(b) if lib.is_unknown(lib.inputs(b))
-
-_scope_unknown(b) if lib.contains_unknown(object.get(lib.inputs(b), "costFilters", []))
-
-_scope_unknown(b) if lib.contains_unknown(object.get(lib.inputs(b), "filterExpression", {}))
-
 covered_teams contains t if {
 	some b in budgets
-	some t in budget_teams(b)
+	some t in lib.budget_teams(b)
 }
 
-budget_scope_unknown if {
+_any_budget_scope_unknown if {
 	some b in budgets
-	_scope_unknown(b)
+	lib.budget_scope_unknown(b)
 }
 
 _owner_claims := [claim |
@@ -360,7 +334,7 @@ _unknown_owner if {
 }
 
 _budget_state := "unknown" if {
-	budget_scope_unknown
+	_any_budget_scope_unknown
 } else := "yes"
 
 # Factor from a budget's time unit to a month (DAILY counts 30 days).
@@ -396,14 +370,14 @@ findings contains lib.finding(rego.metadata.rule(), urn, state, msg) if {
 
 _limit_verdicts contains [b.urn, "unknown", msg] if {
 	some b in budgets
-	count(budget_teams(b)) == 0
-	_scope_unknown(b)
+	count(lib.budget_teams(b)) == 0
+	lib.budget_scope_unknown(b)
 	msg := sprintf("budget %s: the teams it is scoped to are unknown at preview", [b.name])
 }
 
 _limit_verdicts contains [b.urn, state, msg] if {
 	some b in budgets
-	teams := budget_teams(b)
+	teams := lib.budget_teams(b)
 	count(teams) > 0
 	every t in teams {
 		lib.guardrails.teams[t]
