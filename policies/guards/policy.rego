@@ -112,13 +112,9 @@ _any_unknown(companions) if {
 }
 
 _classified(b) if {
-	c := lib.tags(b)["data-classification"]
-	not c in {"public", ""}
+	c := lib.classification(b)
+	c != "public"
 }
-
-_classification_unknown(b) if lib.is_unknown(object.get(lib.inputs(b), "tags", {}))
-
-_classification_unknown(b) if lib.is_unknown(lib.tags(b)["data-classification"])
 
 _true(x) if x == true
 
@@ -183,7 +179,7 @@ _required(b) := "with SSE-KMS (it holds non-public data)" if {
 } else := "(SSE-KMS, or AES256 for public data)"
 
 _classified_state(b) := "unknown" if {
-	_classification_unknown(b)
+	lib.classification_unknown(b)
 } else := "yes" if {
 	_classified(b)
 } else := "no"
@@ -288,11 +284,11 @@ findings contains lib.finding(rego.metadata.rule(), b.urn, state, msg) if {
 _needs_lock(b) := "yes" if {
 	_true(object.get(lib.inputs(b), "objectLockEnabled", false))
 } else := "yes" if {
-	lib.tags(b)["data-classification"] == "restricted"
+	lib.classification(b) == "restricted"
 } else := "unknown" if {
 	lib.is_unknown(object.get(lib.inputs(b), "objectLockEnabled", false))
 } else := "unknown" if {
-	_classification_unknown(b)
+	lib.classification_unknown(b)
 } else := "no"
 
 _lock_state(configs) := "no" if {

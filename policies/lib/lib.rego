@@ -445,3 +445,23 @@ budget_scope_unknown(b) if is_unknown(inputs(b))
 budget_scope_unknown(b) if contains_unknown(object.get(inputs(b), "costFilters", []))
 
 budget_scope_unknown(b) if contains_unknown(object.get(inputs(b), "filterExpression", {}))
+
+# ---------------------------------------------------------------------------------------------
+# Data classification
+# ---------------------------------------------------------------------------------------------
+
+classification_tag := "data-classification"
+
+# The data class of a resource: its data-classification tag, undefined when untagged.
+classification(r) := c if {
+	c := tags(r)[classification_tag]
+	c != ""
+}
+
+# True if the data class cannot be read: the tags, or the tag's value, are unknown or secret.
+classification_unknown(r) if {
+	some key in ["tags", "tagsAll"]
+	is_unknown(object.get(inputs(r), key, {}))
+}
+
+classification_unknown(r) if is_unknown(classification(r))

@@ -27,8 +27,6 @@ reads := {
 	},
 }
 
-classification_tag := "data-classification"
-
 # Services whose resources are global (no region to check).
 global_services := {"iam", "budgets", "costexplorer", "organizations", "route53", "cloudfront", "shield"}
 
@@ -98,16 +96,6 @@ storage := [r |
 	some r in lib.of_type(t)
 ]
 
-# The data class of a storage resource: the tag value, or undefined if untagged.
-classification(r) := c if {
-	c := lib.tags(r)[classification_tag]
-	c != ""
-}
-
-_tags_unknown(r) if lib.is_unknown(object.get(lib.inputs(r), "tags", {}))
-
-_tags_unknown(r) if lib.is_unknown(object.get(lib.inputs(r), "tagsAll", {}))
-
 # METADATA
 # title: Storage without data classification
 # description: >-
@@ -121,13 +109,13 @@ _tags_unknown(r) if lib.is_unknown(object.get(lib.inputs(r), "tagsAll", {}))
 #     data_classifications (public, internal, restricted).
 findings contains lib.finding(rego.metadata.rule(), r.urn, state, msg) if {
 	some r in storage
-	not classification(r)
+	not lib.classification(r)
 	state := _unclassified_state(r)
-	msg := sprintf("%s %s has no %s tag", [r.type, r.name, classification_tag])
+	msg := sprintf("%s %s has no %s tag", [r.type, r.name, lib.classification_tag])
 }
 
 _unclassified_state(r) := "unknown" if {
-	_tags_unknown(r)
+	lib.classification_unknown(r)
 } else := "yes"
 
 # "no" if data of class c may live in region, "yes" if not, "unknown" if undecidable.
@@ -164,7 +152,7 @@ _class_regions(c) := regions if {
 #     eu-central-1), or use a class from guardrails.
 findings contains lib.finding(rego.metadata.rule(), r.urn, state, msg) if {
 	some r in storage
-	c := classification(r)
+	c := lib.classification(r)
 	region := lib.region(r)
 	state := class_region_state(c, region)
 	state != "no"
@@ -247,7 +235,7 @@ _destination_buckets(r, src, dest, key) := _resolved(dest) if {
 	lib.is_unknown(dest)
 } else := set()
 
-_source_classes(src) := {c | some b in _source_buckets(src); c := classification(b)}
+_source_classes(src) := {c | some b in _source_buckets(src); c := lib.classification(b)}
 
 _resolved(ref) := resolve_bucket(ref) if {
 	is_string(ref)
