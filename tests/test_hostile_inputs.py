@@ -141,6 +141,18 @@ def test_inputs_that_are_not_objects(
     input_error(check(capsys, "--preview", str(path)), "inputs: must be an object")
 
 
+def test_a_refused_field_named_with_control_characters_stays_one_line(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    document = broken()
+    document["steps"][1]["newState"]["propertyDependencies"] = {"a\nburst: forged\x1b[2J": 1}
+    path = preview_file(tmp_path, json.dumps(document))
+    input_error(
+        check(capsys, "--preview", str(path)),
+        "propertyDependencies.a\\nburst: forged\\x1b[2J: must be a list of URNs",
+    )
+
+
 @pytest.mark.parametrize("placeholder", [UNKNOWN_SENTINEL, "[secret]"])
 def test_wholly_unknown_inputs_are_never_silent(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, placeholder: str

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from burst.errors import one_line
+
 DENY = "deny"
 WARN = "warn"
 UNKNOWN = "unknown"
@@ -23,9 +25,6 @@ CHECKOV = "checkov"
 MAX_FIELD_CHARS = {"resource": 400, "message": 1000, "title": 200, "remediation": 1000}
 """How much of a finding's text a report shows; longer values are cut with a count."""
 
-_CONTROL = {c: f"\\x{c:02x}" for c in [*range(0x20), *range(0x7F, 0xA0)]}
-_CONTROL.update({0x0A: "\\n", 0x0D: "\\r", 0x09: "\\t"})
-
 
 def safe_text(value: str, limit: int) -> str:
     """`value` with control characters written as escapes and cut to `limit` characters.
@@ -33,7 +32,7 @@ def safe_text(value: str, limit: int) -> str:
     Finding texts quote values from the checked documents (URNs, names, regions); a newline or an
     escape sequence there must not forge a report line or break an XML report.
     """
-    text = value.translate(_CONTROL)
+    text = one_line(value)
     if len(text) > limit:
         text = f"{text[:limit]}... ({len(text) - limit} more characters)"
     return text
