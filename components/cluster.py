@@ -10,14 +10,16 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
+from components.aws_managed_policies import MANAGED_POLICY_ACTIONS
 from components.conventions import (
     DISCOVERY_TAG,
     ROLE_ARN_PATTERN,
@@ -29,15 +31,22 @@ from components.conventions import (
     require_name,
     require_region,
 )
+from components.karpenter import controller_actions
 from components.versions import EKS_VERSION
 
 CONTROL_PLANE_LOG_TYPES = ("api", "audit", "authenticator", "controllerManager", "scheduler")
+CLUSTER_MANAGED_POLICY = "AmazonEKSClusterPolicy"
 NODE_MANAGED_POLICIES = (
     "AmazonEKSWorkerNodePolicy",
     "AmazonEC2ContainerRegistryPullOnly",
     "AmazonEKS_CNI_Policy",
     "AmazonSSMManagedInstanceCore",
 )
+BOUNDARY_WITHHELD_SERVICES = frozenset({"elasticloadbalancing"})
+"""Services the boundary withholds although a role's managed policy grants them: the cluster
+policy's load-balancer actions serve Services of type LoadBalancer, and the burst VPC has none
+(no public ingress or egress; research workloads reach nothing from outside)."""
+ACTION_PATTERN = re.compile(r"^[a-z0-9-]+:[A-Za-z0-9]+\*?$")
 SYSTEM_NODE_LABELS = {"burst.io/node-role": "system"}
 """Labels of the system node group a created cluster runs its controllers on."""
 
@@ -93,24 +102,10 @@ class BurstClusterArgs:
     max_session_seconds: int = 3600
     """Maximum session of every role this component creates."""
 
-    boundary_services: Sequence[str] = field(
-        default=(
-            "ec2",
-            "eks",
-            "eks-auth",
-            "ecr",
-            "sqs",
-            "ssm",
-            "kms",
-            "logs",
-            "cloudwatch",
-            "s3",
-            "pricing",
-            "sts",
-            "arc-zonal-shift",
-        )
-    )
-    """Services platform roles may use at all; the boundary caps every platform role to these."""
+    boundary_extra_actions: Sequence[str] = ()
+    """Actions the permissions boundary admits beyond the platform roles' own (`boundary_actions`),
+    for another role given the boundary; named actions (`logs:PutLogEvents`, `s3:Get*`), never a
+    whole service."""
 
     def __post_init__(self) -> None:
         if self.mode not in ("create", "attach"):
@@ -145,6 +140,12 @@ class BurstClusterArgs:
             raise ComponentArgsError("system_node_instance_types", "must not be empty")
         if not 900 <= self.max_session_seconds <= 3600:
             raise ComponentArgsError("max_session_seconds", "must be between 900 and 3600")
+        for action in self.boundary_extra_actions:
+            if not isinstance(action, str) or not ACTION_PATTERN.fullmatch(action):
+                raise ComponentArgsError(
+                    "boundary_extra_actions",
+                    f"{action!r} is not a named action such as logs:PutLogEvents (no service:*)",
+                )
 
 
 def service_trust_policy(service: str, account_id: str) -> dict[str, Any]:
@@ -176,15 +177,30 @@ def node_trust_policy() -> dict[str, Any]:
     }
 
 
-def boundary_policy_document(services: Sequence[str], region: str) -> dict[str, Any]:
-    """Boundary of platform roles: the listed services in this region, no long-lived keys."""
+def boundary_actions(extra: Sequence[str] = ()) -> list[str]:
+    """What the platform roles are known to need, the actions the boundary admits: the cluster
+    role's and node roles' AWS-managed policies and Karpenter's controller policy (less the
+    withheld services and `iam:PassRole`, which the boundary admits only towards EC2), plus
+    `extra`."""
+    needs = set(controller_actions()).union(extra)
+    for policy in (CLUSTER_MANAGED_POLICY, *NODE_MANAGED_POLICIES):
+        needs |= MANAGED_POLICY_ACTIONS[policy]
+    return sorted(
+        action
+        for action in needs
+        if action.split(":")[0] not in BOUNDARY_WITHHELD_SERVICES and action != "iam:PassRole"
+    )
+
+
+def boundary_policy_document(actions: Sequence[str], region: str) -> dict[str, Any]:
+    """Boundary of platform roles: the named actions in this region, no long-lived keys."""
     return {
         "Version": "2012-10-17",
         "Statement": [
             {
-                "Sid": "PlatformServices",
+                "Sid": "PlatformNeeds",
                 "Effect": "Allow",
-                "Action": [f"{service}:*" for service in services],
+                "Action": list(actions),
                 "Resource": "*",
             },
             {
@@ -193,20 +209,6 @@ def boundary_policy_document(services: Sequence[str], region: str) -> dict[str, 
                 "Action": "iam:PassRole",
                 "Resource": "*",
                 "Condition": {"StringEquals": {"iam:PassedToService": "ec2.amazonaws.com"}},
-            },
-            {
-                "Sid": "PlatformIdentity",
-                "Effect": "Allow",
-                "Action": [
-                    "iam:GetInstanceProfile",
-                    "iam:CreateInstanceProfile",
-                    "iam:TagInstanceProfile",
-                    "iam:AddRoleToInstanceProfile",
-                    "iam:RemoveRoleFromInstanceProfile",
-                    "iam:DeleteInstanceProfile",
-                    "iam:ListInstanceProfiles",
-                ],
-                "Resource": "*",
             },
             {
                 "Sid": "NoLongLivedCredentials",
@@ -317,7 +319,9 @@ class BurstCluster(pulumi.ComponentResource):
             f"{name}-boundary",
             name=bounded_name("burst-boundary", args.cluster_name, args.region, max_length=128),
             description="Permissions boundary of burst platform roles",
-            policy=json.dumps(boundary_policy_document(args.boundary_services, args.region)),
+            policy=json.dumps(
+                boundary_policy_document(boundary_actions(args.boundary_extra_actions), args.region)
+            ),
             tags=tags,
             opts=child,
         )

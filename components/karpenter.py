@@ -341,6 +341,28 @@ def controller_policy_document(
     }
 
 
+def controller_actions() -> frozenset[str]:
+    """Every action the controller policy allows, whatever the cluster: what the permissions
+    boundary of platform roles must admit for Karpenter."""
+    document = controller_policy_document(
+        cluster_name="cluster",
+        region="us-east-1",
+        account_id="111111111111",
+        cluster_arn="arn:aws:eks:us-east-1:111111111111:cluster/cluster",
+        queue_arn="arn:aws:sqs:us-east-1:111111111111:queue",
+        node_role_arn="arn:aws:iam::111111111111:role/node",
+        volume_kms_key_arn="arn:aws:kms:us-east-1:111111111111:key/volumes",
+    )
+    return frozenset(
+        action
+        for statement in document["Statement"]
+        if statement["Effect"] == "Allow"
+        for action in (
+            [statement["Action"]] if isinstance(statement["Action"], str) else statement["Action"]
+        )
+    )
+
+
 class KarpenterController(pulumi.ComponentResource):
     """Karpenter's IAM role (Pod Identity, scoped policy) and its pinned Helm release."""
 

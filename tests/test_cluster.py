@@ -5,12 +5,19 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import parliament  # type: ignore[import-untyped]
 import pulumi
 import pulumi_aws as aws
 import pytest
 
 from burst.mock_runtime import Registration
-from components.cluster import CONTROL_PLANE_LOG_TYPES, BurstCluster, BurstClusterArgs
+from components.aws_managed_policies import MANAGED_POLICY_ACTIONS
+from components.cluster import (
+    BOUNDARY_WITHHELD_SERVICES,
+    CONTROL_PLANE_LOG_TYPES,
+    BurstCluster,
+    BurstClusterArgs,
+)
 from components.conventions import ComponentArgsError
 from components.karpenter import KarpenterController, KarpenterControllerArgs
 from components.versions import KARPENTER_VERSION
@@ -301,3 +308,66 @@ def test_karpenter_nodes_have_a_role_profile_and_access_entry_of_their_own(run: 
     ]
     (node_group,) = of_type(regs, "aws:eks/nodeGroup:NodeGroup")
     assert node_group.inputs["nodeRoleArn"].endswith(roles["cluster-node"].inputs["name"])
+
+
+def allowed_actions(document: str | dict[str, Any]) -> set[str]:
+    """The actions the Allow statements of an IAM policy document name."""
+    policy = json.loads(document) if isinstance(document, str) else document
+    actions: set[str] = set()
+    for statement in policy["Statement"]:
+        if statement["Effect"] == "Allow":
+            listed = statement["Action"]
+            actions |= {listed} if isinstance(listed, str) else set(listed)
+    return actions
+
+
+def role_needs(regs: list[Registration]) -> dict[str, set[str]]:
+    """Each role's actions: its inline policies and the AWS-managed policies attached to it."""
+    roles = {
+        key: r.name for r in of_type(regs, "aws:iam/role:Role") for key in (r.id, r.inputs["name"])
+    }
+    needs: dict[str, set[str]] = {name: set() for name in roles.values()}
+    for inline in of_type(regs, "aws:iam/rolePolicy:RolePolicy"):
+        needs[roles[inline.inputs["role"]]] |= allowed_actions(inline.inputs["policy"])
+    for attachment in of_type(regs, "aws:iam/rolePolicyAttachment:RolePolicyAttachment"):
+        managed = attachment.inputs["policyArn"].removeprefix("arn:aws:iam::aws:policy/")
+        assert managed in MANAGED_POLICY_ACTIONS, f"record the actions of {managed}"
+        needs[roles[attachment.inputs["role"]]] |= MANAGED_POLICY_ACTIONS[managed]
+    return needs
+
+
+def test_the_boundary_admits_what_the_platform_roles_need_and_nothing_else(run: Run) -> None:
+    regs = build(run, cluster_args())
+    (boundary,) = [
+        p for p in of_type(regs, "aws:iam/policy:Policy") if p.name == "cluster-boundary"
+    ]
+    admitted = allowed_actions(boundary.inputs["policy"])
+    assert not [a for a in admitted if a.endswith(":*") or a == "*"]
+    needed = set().union(*role_needs(regs).values())
+    withheld = {a for a in needed if a.split(":")[0] in BOUNDARY_WITHHELD_SERVICES}
+    assert withheld, "the cluster policy's load-balancer actions are withheld"
+    assert sorted(needed - withheld - admitted) == []
+    assert sorted(admitted - needed) == []
+    statements = {s["Sid"]: s for s in json.loads(boundary.inputs["policy"])["Statement"]}
+    assert statements["PassNodeRolesToEc2"]["Condition"] == {
+        "StringEquals": {"iam:PassedToService": "ec2.amazonaws.com"}
+    }
+    assert len("".join(boundary.inputs["policy"].split())) <= 6144, "IAM's managed policy limit"
+
+
+def test_extra_boundary_actions_are_admitted_and_named(run: Run) -> None:
+    regs = build(run, cluster_args(boundary_extra_actions=["logs:PutLogEvents"]))
+    (boundary,) = [
+        p for p in of_type(regs, "aws:iam/policy:Policy") if p.name == "cluster-boundary"
+    ]
+    assert "logs:PutLogEvents" in allowed_actions(boundary.inputs["policy"])
+    for bad in ["logs:*", "*", "PutLogEvents"]:
+        with pytest.raises(ComponentArgsError) as error:
+            cluster_args(boundary_extra_actions=[bad])
+        assert error.value.field == "boundary_extra_actions"
+
+
+@pytest.mark.parametrize("policy", sorted(MANAGED_POLICY_ACTIONS))
+def test_recorded_managed_policy_actions_exist(policy: str) -> None:
+    for action in sorted(MANAGED_POLICY_ACTIONS[policy]):
+        assert parliament.expand_action(action), action
