@@ -83,14 +83,23 @@ ON_DEMAND_FLAVOR = "gpu-on-demand"
 """Name of the ResourceFlavor mapped to the on-demand NodePool."""
 
 
-RESTRICTED_PODS = {
-    f"pod-security.kubernetes.io/{mode}": "restricted" for mode in ("enforce", "audit", "warn")
-} | {
-    f"pod-security.kubernetes.io/{mode}-version": f"v{EKS_VERSION}"
-    for mode in ("enforce", "audit", "warn")
-}
-"""Pod Security Standards labels of team namespaces: the API server admits only pods that meet
-the restricted profile (non-root, no privilege escalation, all capabilities dropped, seccomp)."""
+def pod_security_labels(enforce: str) -> dict[str, str]:
+    """Pod Security Standards labels of a namespace: the API server admits only pods that meet
+    the `enforce` profile, and warns about and audits any pod short of `restricted`. Pinned to
+    the cluster's Kubernetes version, so an upgrade does not tighten the profiles unreviewed."""
+    levels = {"enforce": enforce, "audit": "restricted", "warn": "restricted"}
+    return {f"pod-security.kubernetes.io/{mode}": level for mode, level in levels.items()} | {
+        f"pod-security.kubernetes.io/{mode}-version": f"v{EKS_VERSION}" for mode in levels
+    }
+
+
+TEAM_POD_SECURITY = pod_security_labels("restricted")
+"""Team namespaces: restricted (non-root, no privilege escalation, all capabilities dropped,
+seccomp)."""
+
+PLATFORM_POD_SECURITY = pod_security_labels("baseline")
+"""Platform namespaces (`kueue-system`): baseline (no privileged pods, host namespaces or host
+paths), restricted in warnings and audit."""
 
 LOCAL_QUEUE_NAME = "default"
 """Name of the LocalQueue in every team namespace (the `kueue.x-k8s.io/queue-name` of jobs)."""
@@ -339,14 +348,18 @@ class TeamQueues(pulumi.ComponentResource):
         super().__init__("burst:kueue:TeamQueues", name, None, opts)
         kueue_deps: list[pulumi.Resource] = []
         if args.install_kueue:
+            kueue_namespace = k8s.core.v1.Namespace(
+                f"{name}-kueue-namespace",
+                metadata={"name": KUEUE_NAMESPACE, "labels": PLATFORM_POD_SECURITY},
+                opts=pulumi.ResourceOptions(parent=self),
+            )
             kueue_deps.append(
                 k8s.helm.v3.Release(
                     f"{name}-kueue",
                     name="kueue",
                     chart=KUEUE_CHART,
                     version=KUEUE_VERSION,
-                    namespace=KUEUE_NAMESPACE,
-                    create_namespace=True,
+                    namespace=kueue_namespace.metadata.name,
                     values=kueue_values(args.image_registry, args.system_node_selector),
                     opts=pulumi.ResourceOptions(parent=self),
                 )
@@ -396,7 +409,7 @@ class TeamQueues(pulumi.ComponentResource):
             labels = {TEAM_TAG: team.name, ENVIRONMENT_TAG: args.environment}
             namespace = k8s.core.v1.Namespace(
                 f"{name}-{team.name}-namespace",
-                metadata={"name": team.namespace_name, "labels": {**labels, **RESTRICTED_PODS}},
+                metadata={"name": team.namespace_name, "labels": {**labels, **TEAM_POD_SECURITY}},
                 opts=pulumi.ResourceOptions(parent=self),
             )
             queue_name = cluster_queue_name(team)

@@ -112,7 +112,7 @@ def deployed(monkeypatch: pytest.MonkeyPatch) -> Deployment:
 
 def test_children_are_parented_and_use_the_program_provider(deployed: Deployment) -> None:
     children = deployed.children()
-    assert len(children) == 1 + 2 + 3 + 3 + 2 * 5
+    assert len(children) == 2 + 2 + 3 + 3 + 2 * 5
     assert all("pulumi:providers:kubernetes::k8s" in r.provider for r in children)
     assert all(r.name.startswith("queues-") for r in children)
 
@@ -138,7 +138,17 @@ def test_kueue_is_installed_pinned_and_every_kueue_object_waits_for_it(
     assert release.inputs["version"] == KUEUE_VERSION
     assert release.inputs["namespace"] == "kueue-system"
     assert release.inputs["name"] == "kueue"
-    assert release.inputs["createNamespace"] is True
+    assert not release.inputs.get("createNamespace")
+    (namespace,) = [
+        r
+        for r in deployed.registrations
+        if r.type == "kubernetes:core/v1:Namespace"
+        and r.inputs["metadata"]["name"] == "kueue-system"
+    ]
+    labels = namespace.inputs["metadata"]["labels"]
+    assert labels["pod-security.kubernetes.io/enforce"] == "baseline"
+    assert labels["pod-security.kubernetes.io/warn"] == "restricted"
+    assert namespace.name in deployed.dependencies[release.name]
     image = release.inputs["values"]["controllerManager"]["manager"]["image"]
     assert image == {"tag": f"v{KUEUE_VERSION}", "pullPolicy": "IfNotPresent"}
     kueue_children = [
@@ -396,7 +406,9 @@ def test_options_reach_the_objects(monkeypatch: pytest.MonkeyPatch) -> None:
         {"name": "memory", "nominalQuota": "256Gi", "borrowingLimit": "0Gi"},
         {"name": "nvidia.com/gpu", "nominalQuota": "4", "borrowingLimit": "0"},
     ]
-    (namespace,) = deployment.kind("Namespace")
+    (namespace,) = [
+        n for n in deployment.kind("Namespace") if n["metadata"]["name"] != "kueue-system"
+    ]
     assert namespace["metadata"] == {
         "name": "research-jobs",
         "labels": {"team": "research", "environment": "prod", **RESTRICTED},
