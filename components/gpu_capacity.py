@@ -65,8 +65,15 @@ CAPACITY_TIER_LABEL = "burst.io/capacity-tier"
 REGION_LABEL = "topology.kubernetes.io/region"
 """Well-known label naming the region of the objects (set when `region` is given)."""
 
-ROOT_DEVICE_NAME = "/dev/xvda"
-"""Root device of AL2023 AMIs."""
+OS_DEVICE_NAME = "/dev/xvda"
+"""Bottlerocket's OS volume: the read-only image and its settings."""
+
+DATA_DEVICE_NAME = "/dev/xvdb"
+"""Bottlerocket's data volume: container images, pod ephemeral storage, logs. Karpenter counts its
+size as the node's ephemeral storage."""
+
+OS_VOLUME_GI = 4
+"""Size of the OS volume (Bottlerocket's image needs less; Karpenter's default)."""
 
 # Constraints of the Karpenter v1.14.1 NodePool and EC2NodeClass CRDs.
 _DURATION = re.compile(r"^(([0-9]+(s|m|h))+|Never)$")
@@ -90,11 +97,14 @@ _MAX_MIN_VALUES = 50
 _MAX_LABELS = 100
 _MAX_BUDGETS = 50
 _MAX_WEIGHT = 100
-_AMI_ALIAS = re.compile(r"^al2023@v[0-9]{8}$")
+AMI_ALIAS_PATTERN = re.compile(r"^bottlerocket@v[0-9]+\.[0-9]+\.[0-9]+$")
+"""A pinned Bottlerocket release as a Karpenter alias."""
+DEFAULT_AMI_ALIAS = "bottlerocket@v1.64.0"
+"""The Bottlerocket release GPU nodes run unless a stack pins another."""
 _AMI_ALIAS_MAX = 30
 _FAMILY = re.compile(r"^[a-z][a-z0-9-]*$")
 _KMS_ARN = re.compile(r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:(key|alias)/[A-Za-z0-9/_-]+$")
-_ROOT_VOLUME_GI = (20, 16384)
+_DATA_VOLUME_GI = (20, 16384)
 _HOP_LIMIT = (1, 64)
 
 _KARPENTER_AWS_LABELS = frozenset(
@@ -189,8 +199,8 @@ class GpuCapacityArgs:
     discovery_tag_value: str
     """Value of the `karpenter.sh/discovery` tag on the private subnets and node security groups."""
 
-    root_volume_kms_key_arn: pulumi.Input[str]
-    """Customer-managed KMS key that encrypts the root volumes."""
+    volume_kms_key_arn: pulumi.Input[str]
+    """Customer-managed KMS key that encrypts the nodes' OS and data volumes."""
 
     spot_gpu_limit: int
     """Most GPUs the spot pool may provision at once (NodePool `limits`)."""
@@ -199,10 +209,13 @@ class GpuCapacityArgs:
     """Most GPUs the on-demand pool may provision at once; the hard cap on on-demand spend.
     0 disables the on-demand rung."""
 
-    ami_alias: str = "al2023@v20251001"
-    """Pinned EKS-optimised AL2023 AMI alias (`al2023@vYYYYMMDD`); Karpenter picks the NVIDIA
-    variant for GPU instances. `@latest` is refused because every AMI release would drift (and
-    replace) running GPU nodes."""
+    ami_alias: str = DEFAULT_AMI_ALIAS
+    """Pinned Bottlerocket release (`bottlerocket@vX.Y.Z`). For GPU instance types Karpenter picks
+    the release's `aws-k8s-<version>-nvidia` variant, which ships the NVIDIA driver and runs the
+    NVIDIA device plugin on the host, so nodes advertise `nvidia.com/gpu` with no DaemonSet and no
+    image to pull through a VPC without egress (the EKS-optimised AL2023 AMIs have the driver but
+    not the plugin). `@latest` is refused because every release would drift (and replace) running
+    GPU nodes; to move to a new release see the README's "Upgrading the node image"."""
 
     gpu_instance_families: Sequence[str] = ("g5", "g6", "g6e")
     """NVIDIA x86 instance families the pools may launch (A10G, L4, L40S by default)."""
@@ -239,8 +252,9 @@ class GpuCapacityArgs:
     """IMDSv2 `httpPutResponseHopLimit` (1..64); IMDSv2 tokens are always required. 1 keeps
     pods (one hop further) away from the node role's credentials; Pod Identity needs no IMDS."""
 
-    root_volume_size_gi: int = 200
-    """Size of the encrypted gp3 root volume in GiB (20..16384); GPU images are large."""
+    data_volume_size_gi: int = 200
+    """Size of the encrypted gp3 data volume in GiB (20..16384): container images and pods'
+    ephemeral storage (GPU images are large). The OS volume is a fixed `OS_VOLUME_GI`."""
 
     consolidate_after: str = "30m"
     """How long a node must be empty before Karpenter removes it (Karpenter duration or "Never");
@@ -275,12 +289,10 @@ class GpuCapacityArgs:
             "instance_profile_name", self.instance_profile_name, max_length=128
         )
         _require_tag_value("discovery_tag_value", self.discovery_tag_value)
-        if isinstance(self.root_volume_kms_key_arn, str) and not _KMS_ARN.match(
-            self.root_volume_kms_key_arn
-        ):
+        if isinstance(self.volume_kms_key_arn, str) and not _KMS_ARN.match(self.volume_kms_key_arn):
             raise ComponentArgsError(
-                "root_volume_kms_key_arn",
-                f"{self.root_volume_kms_key_arn!r} is not a KMS key or alias ARN",
+                "volume_kms_key_arn",
+                f"{self.volume_kms_key_arn!r} is not a KMS key or alias ARN",
             )
         _require_int("spot_gpu_limit", self.spot_gpu_limit, minimum=1)
         _require_int("on_demand_gpu_limit", self.on_demand_gpu_limit, minimum=0)
@@ -302,7 +314,7 @@ class GpuCapacityArgs:
         _require_int("max_cpu_per_gpu", self.max_cpu_per_gpu, minimum=1)
         _require_int("max_memory_gi_per_gpu", self.max_memory_gi_per_gpu, minimum=1)
         _require_int("metadata_hop_limit", self.metadata_hop_limit, *_HOP_LIMIT)
-        _require_int("root_volume_size_gi", self.root_volume_size_gi, *_ROOT_VOLUME_GI)
+        _require_int("data_volume_size_gi", self.data_volume_size_gi, *_DATA_VOLUME_GI)
         _require_pattern("consolidate_after", self.consolidate_after, _DURATION, "a duration")
         _require_pattern("expire_after", self.expire_after, _DURATION, "a duration")
         _require_pattern(
@@ -316,11 +328,15 @@ class GpuCapacityArgs:
 
     def _check_ami_alias(self) -> None:
         alias = self.ami_alias
-        if not isinstance(alias, str) or len(alias) > _AMI_ALIAS_MAX or not _AMI_ALIAS.match(alias):
+        if (
+            not isinstance(alias, str)
+            or len(alias) > _AMI_ALIAS_MAX
+            or not AMI_ALIAS_PATTERN.match(alias)
+        ):
             raise ComponentArgsError(
                 "ami_alias",
-                f"{alias!r} must be a pinned AL2023 alias 'al2023@vYYYYMMDD' of at most "
-                f"{_AMI_ALIAS_MAX} characters (no @latest)",
+                f"{alias!r} must be a pinned Bottlerocket alias 'bottlerocket@vX.Y.Z' of at most "
+                f"{_AMI_ALIAS_MAX} characters (no @latest; the GPU pools need its NVIDIA variants)",
             )
 
     def _check_families(self) -> None:
@@ -448,7 +464,8 @@ class GpuCapacity(pulumi.ComponentResource):
 
 
 def node_class_spec(args: GpuCapacityArgs) -> dict[str, Any]:
-    """The EC2NodeClass `spec` for `args`: pinned AMI, private subnets, IMDSv2, encrypted root."""
+    """The EC2NodeClass `spec` for `args`: pinned Bottlerocket release, private subnets, IMDSv2
+    with a hop limit pods cannot reach, OS and data volumes encrypted with the volume key."""
     discovery = {"tags": {DISCOVERY_TAG: args.discovery_tag_value}}
     return {
         "amiSelectorTerms": [{"alias": args.ami_alias}],
@@ -464,16 +481,19 @@ def node_class_spec(args: GpuCapacityArgs) -> dict[str, Any]:
         },
         "blockDeviceMappings": [
             {
-                "deviceName": ROOT_DEVICE_NAME,
-                "rootVolume": True,
+                "deviceName": device,
                 "ebs": {
-                    "volumeSize": f"{args.root_volume_size_gi}Gi",
+                    "volumeSize": f"{size_gi}Gi",
                     "volumeType": "gp3",
                     "encrypted": True,
-                    "kmsKeyID": args.root_volume_kms_key_arn,
+                    "kmsKeyID": args.volume_kms_key_arn,
                     "deleteOnTermination": True,
                 },
             }
+            for device, size_gi in (
+                (OS_DEVICE_NAME, OS_VOLUME_GI),
+                (DATA_DEVICE_NAME, args.data_volume_size_gi),
+            )
         ],
         "tags": {
             **args.node_tags,

@@ -24,6 +24,7 @@ from components.conventions import (
     REGION_PATTERN,
     ROLE_ARN_PATTERN,
 )
+from components.gpu_capacity import AMI_ALIAS_PATTERN, DEFAULT_AMI_ALIAS
 
 PROJECT = "burst-platform"
 """Pulumi project name; stack config keys are `burst-platform:<key>`."""
@@ -112,6 +113,7 @@ class StackConfig:
     admin_role_arns: tuple[str, ...]
     api_access_cidrs: tuple[str, ...]
     gpu_families: tuple[str, ...]
+    ami_alias: str
     min_instance_types: int
     on_demand_gpu_limit: int
     vpc_cidrs: dict[str, str]
@@ -330,7 +332,16 @@ def parse_stack_config(raw: Mapping[str, Any]) -> StackConfig:
         api_cidrs.append(str(block))
 
     gpu = read.mapping(raw.get("gpu"), "gpu")
-    read.unknown_keys(gpu, "gpu", ("instanceFamilies", "minInstanceTypes", "onDemandGpuLimit"))
+    read.unknown_keys(
+        gpu, "gpu", ("amiAlias", "instanceFamilies", "minInstanceTypes", "onDemandGpuLimit")
+    )
+    ami_alias = read.string(
+        gpu.get("amiAlias"),
+        "gpu.amiAlias",
+        default=DEFAULT_AMI_ALIAS,
+        pattern=AMI_ALIAS_PATTERN,
+        what="a pinned Bottlerocket release such as bottlerocket@v1.64.0",
+    )
     families_raw = gpu.get("instanceFamilies", list(DEFAULT_GPU_FAMILIES))
     families = tuple(
         read.string(f, f"gpu.instanceFamilies[{i}]", pattern=_FAMILY, what="an instance family")
@@ -431,6 +442,7 @@ def parse_stack_config(raw: Mapping[str, Any]) -> StackConfig:
         admin_role_arns=admin_roles,
         api_access_cidrs=tuple(api_cidrs),
         gpu_families=families,
+        ami_alias=ami_alias,
         min_instance_types=min_types,
         on_demand_gpu_limit=on_demand_limit,
         vpc_cidrs=vpc_cidrs,

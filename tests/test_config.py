@@ -205,6 +205,8 @@ def test_yaml_and_json_agree() -> None:
             "not of accountId",
         ),
         ({"gpu": {"instanceFamilies": ["g5", "t3"]}}, "gpu.instanceFamilies[1]", "not an NVIDIA"),
+        ({"gpu": {"amiAlias": "al2023@v20251001"}}, "gpu.amiAlias", "Bottlerocket release"),
+        ({"gpu": {"amiAlias": "bottlerocket@latest"}}, "gpu.amiAlias", "Bottlerocket release"),
         (
             {"network": {"cidrs": {"eu-west-1": "52.0.0.0/16"}}},
             "network.cidrs.eu-west-1",

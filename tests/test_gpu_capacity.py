@@ -28,7 +28,7 @@ BASE: dict[str, Any] = {
     "environment": "dev",
     "instance_profile_name": "burst-use1-node",
     "discovery_tag_value": "burst-use1",
-    "root_volume_kms_key_arn": KMS_ARN,
+    "volume_kms_key_arn": KMS_ARN,
     "spot_gpu_limit": 32,
     "on_demand_gpu_limit": 8,
 }
@@ -119,7 +119,9 @@ def test_node_class_defaults(default_run: Any) -> None:
     assert node_class["metadata"]["name"] == "gpu"
     assert "namespace" not in node_class["metadata"]
     spec = node_class["spec"]
-    assert spec["amiSelectorTerms"] == [{"alias": "al2023@v20251001"}]
+    # Bottlerocket's NVIDIA variants run the device plugin on the host: nodes advertise
+    # nvidia.com/gpu with no DaemonSet and no image to pull (AL2023 would need both).
+    assert spec["amiSelectorTerms"] == [{"alias": "bottlerocket@v1.64.0"}]
     assert spec["instanceProfile"] == "burst-use1-node"  # Karpenter needs no IAM endpoint
     assert "role" not in spec
     assert "amiFamily" not in spec
@@ -133,18 +135,16 @@ def test_node_class_defaults(default_run: Any) -> None:
         "httpTokens": "required",
     }
     assert spec["associatePublicIPAddress"] is False
+    encrypted = {"volumeType": "gp3", "encrypted": True, "kmsKeyID": KMS_ARN}
     assert spec["blockDeviceMappings"] == [
         {
-            "deviceName": "/dev/xvda",
-            "rootVolume": True,
-            "ebs": {
-                "volumeSize": "200Gi",
-                "volumeType": "gp3",
-                "encrypted": True,
-                "kmsKeyID": KMS_ARN,
-                "deleteOnTermination": True,
-            },
-        }
+            "deviceName": "/dev/xvda",  # Bottlerocket's OS volume
+            "ebs": {"volumeSize": "4Gi", **encrypted, "deleteOnTermination": True},
+        },
+        {
+            "deviceName": "/dev/xvdb",  # its data volume: images and ephemeral storage
+            "ebs": {"volumeSize": "200Gi", **encrypted, "deleteOnTermination": True},
+        },
     ]
     assert spec["tags"] == {
         "platform": "burst-platform",
@@ -252,8 +252,8 @@ def test_options_reach_the_objects() -> None:
         max_cpu_per_gpu=16,
         max_memory_gi_per_gpu=128,
         metadata_hop_limit=1,
-        root_volume_size_gi=500,
-        ami_alias="al2023@v20250915",
+        data_volume_size_gi=500,
+        ami_alias="bottlerocket@v1.63.1",
         consolidate_after="1h",
         expire_after="Never",
         termination_grace_period="3h30m",
@@ -274,9 +274,9 @@ def test_options_reach_the_objects() -> None:
     }
     (node_class,) = by_kind(registrations)["EC2NodeClass"]
     assert node_class["metadata"]["name"] == "burst-gpu"
-    assert node_class["spec"]["amiSelectorTerms"] == [{"alias": "al2023@v20250915"}]
+    assert node_class["spec"]["amiSelectorTerms"] == [{"alias": "bottlerocket@v1.63.1"}]
     assert node_class["spec"]["metadataOptions"]["httpPutResponseHopLimit"] == 1
-    assert node_class["spec"]["blockDeviceMappings"][0]["ebs"]["volumeSize"] == "500Gi"
+    assert node_class["spec"]["blockDeviceMappings"][1]["ebs"]["volumeSize"] == "500Gi"
     assert node_class["spec"]["tags"]["cost-center"] == "research"
     by_name = pools(registrations)
     spot, on_demand = by_name["burst-gpu-spot"], by_name["burst-gpu-on-demand"]
@@ -339,13 +339,14 @@ def test_instance_profile_can_be_an_output_of_another_resource() -> None:
         ({"environment": ""}, "environment"),
         ({"instance_profile_name": ""}, "instance_profile_name"),
         ({"discovery_tag_value": ""}, "discovery_tag_value"),
-        ({"root_volume_kms_key_arn": "alias/aws/ebs"}, "root_volume_kms_key_arn"),
+        ({"volume_kms_key_arn": "alias/aws/ebs"}, "volume_kms_key_arn"),
         ({"spot_gpu_limit": 0}, "spot_gpu_limit"),
         ({"spot_gpu_limit": True}, "spot_gpu_limit"),
         ({"on_demand_gpu_limit": -1}, "on_demand_gpu_limit"),
-        ({"ami_alias": "al2023@latest"}, "ami_alias"),
-        ({"ami_alias": "bottlerocket@v1.20.0"}, "ami_alias"),
-        ({"ami_alias": "al2023@v2025100112345678901234"}, "ami_alias"),
+        ({"ami_alias": "bottlerocket@latest"}, "ami_alias"),
+        ({"ami_alias": "al2023@v20251001"}, "ami_alias"),  # no device plugin on AL2023
+        ({"ami_alias": "bottlerocket@1.64.0"}, "ami_alias"),
+        ({"ami_alias": "bottlerocket@v1.64.0123456789012345"}, "ami_alias"),
         ({"gpu_instance_families": []}, "gpu_instance_families"),
         ({"gpu_instance_families": "g5"}, "gpu_instance_families"),
         ({"gpu_instance_families": ["g5", "g5"]}, "gpu_instance_families"),
@@ -368,8 +369,8 @@ def test_instance_profile_can_be_an_output_of_another_resource() -> None:
         ({"max_memory_gi_per_gpu": 0}, "max_memory_gi_per_gpu"),
         ({"metadata_hop_limit": 0}, "metadata_hop_limit"),
         ({"metadata_hop_limit": 65}, "metadata_hop_limit"),
-        ({"root_volume_size_gi": 10}, "root_volume_size_gi"),
-        ({"root_volume_size_gi": 20000}, "root_volume_size_gi"),
+        ({"data_volume_size_gi": 10}, "data_volume_size_gi"),
+        ({"data_volume_size_gi": 20000}, "data_volume_size_gi"),
         ({"consolidate_after": "30 minutes"}, "consolidate_after"),
         ({"expire_after": "1d"}, "expire_after"),
         ({"termination_grace_period": "Never"}, "termination_grace_period"),
@@ -457,7 +458,7 @@ def valid_args(draw: st.DrawFn) -> GpuCapacityArgs:
         spot_gpu_limit=draw(st.integers(1, 10_000)),
         on_demand_gpu_limit=draw(st.integers(0, 10_000)),
         metadata_hop_limit=draw(st.integers(1, 64)),
-        root_volume_size_gi=draw(st.integers(20, 16384)),
+        data_volume_size_gi=draw(st.integers(20, 16384)),
         consolidate_after=draw(st.sampled_from(["0s", "5m", "1h30m", "Never"])),
         expire_after=draw(st.sampled_from(["24h", "720h", "Never"])),
         termination_grace_period=draw(st.sampled_from(["90s", "2h", "1h30m"])),

@@ -52,7 +52,7 @@ GPU_ARGS = GpuCapacityArgs(
     environment="dev",
     instance_profile_name="burst-node",
     discovery_tag_value="burst",
-    root_volume_kms_key_arn="arn:aws:kms:us-east-1:111122223333:key/abc",
+    volume_kms_key_arn="arn:aws:kms:us-east-1:111122223333:key/abc",
     spot_gpu_limit=16,
     on_demand_gpu_limit=4,
 )
@@ -432,8 +432,8 @@ NEGATIVE_CASES: list[tuple[str, Callable[[], dict[str, Any]], str]] = [
     ),
     (
         "amiFamily that contradicts the alias",
-        lambda: edit(nodeclass, lambda o: o["spec"].update(amiFamily="Bottlerocket")),
-        "if set, amiFamily must be 'AL2023' or 'Custom' when using an AL2023 alias",
+        lambda: edit(nodeclass, lambda o: o["spec"].update(amiFamily="AL2023")),
+        "if set, amiFamily must be 'Bottlerocket' or 'Custom' when using a Bottlerocket alias",
     ),
     (
         "restricted EC2NodeClass tag",
@@ -444,9 +444,7 @@ NEGATIVE_CASES: list[tuple[str, Callable[[], dict[str, Any]], str]] = [
         "two root volumes",
         lambda: edit(
             nodeclass,
-            lambda o: o["spec"]["blockDeviceMappings"].append(
-                {"deviceName": "/dev/xvdb", "rootVolume": True, "ebs": {"volumeSize": "10Gi"}}
-            ),
+            lambda o: [m.update(rootVolume=True) for m in o["spec"]["blockDeviceMappings"]],
         ),
         "must have only one blockDeviceMappings with rootVolume",
     ),
@@ -724,7 +722,7 @@ def test_the_budget_dataclass_round_trips_through_validation() -> None:
                 for f in ("cluster_name", "environment", "instance_profile_name")
             },
             "discovery_tag_value": "burst",
-            "root_volume_kms_key_arn": GPU_ARGS.root_volume_kms_key_arn,
+            "volume_kms_key_arn": GPU_ARGS.volume_kms_key_arn,
             "spot_gpu_limit": 1,
             "on_demand_gpu_limit": 1,
             "disruption_budgets": [DisruptionBudget("0", ("Drifted",), "0 9 * * 1-5", "9h30m")],

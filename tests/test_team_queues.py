@@ -343,7 +343,7 @@ def test_wired_to_gpu_capacity_outputs() -> None:
                 environment="dev",
                 instance_profile_name="node",
                 discovery_tag_value="burst",
-                root_volume_kms_key_arn="arn:aws:kms:us-east-1:111122223333:key/abc",
+                volume_kms_key_arn="arn:aws:kms:us-east-1:111122223333:key/abc",
                 spot_gpu_limit=24,
                 on_demand_gpu_limit=4,
                 name_prefix="accel",
