@@ -25,6 +25,7 @@ from components.conventions import (
     ROLE_ARN_PATTERN,
     ComponentArgsError,
     bounded_name,
+    ebs_key_statements,
     key_policy,
     platform_tags,
     require_account_id,
@@ -42,6 +43,8 @@ NODE_MANAGED_POLICIES = (
     "AmazonEKS_CNI_Policy",
     "AmazonSSMManagedInstanceCore",
 )
+SECRETS_KEY_ACTIONS = ("kms:Encrypt", "kms:Decrypt", "kms:ListGrants", "kms:DescribeKey")
+"""What the cluster role does with the secrets key (envelope encryption of Kubernetes secrets)."""
 BOUNDARY_WITHHELD_SERVICES = frozenset({"elasticloadbalancing"})
 """Services the boundary withholds although a role's managed policy grants them: the cluster
 policy's load-balancer actions serve Services of type LoadBalancer, and the burst VPC has none
@@ -179,10 +182,11 @@ def node_trust_policy() -> dict[str, Any]:
 
 def boundary_actions(extra: Sequence[str] = ()) -> list[str]:
     """What the platform roles are known to need, the actions the boundary admits: the cluster
-    role's and node roles' AWS-managed policies and Karpenter's controller policy (less the
+    role's and node roles' AWS-managed policies, the cluster role's use of the secrets key and
+    Karpenter's controller policy (less the
     withheld services and `iam:PassRole`, which the boundary admits only towards EC2), plus
     `extra`."""
-    needs = set(controller_actions()).union(extra)
+    needs = set(controller_actions()).union(SECRETS_KEY_ACTIONS, extra)
     for policy in (CLUSTER_MANAGED_POLICY, *NODE_MANAGED_POLICIES):
         needs |= MANAGED_POLICY_ACTIONS[policy]
     return sorted(
@@ -329,9 +333,9 @@ class BurstCluster(pulumi.ComponentResource):
 
         volume_key = self._rotating_key(
             f"{name}-volumes",
-            f"Root volumes of burst nodes in {args.cluster_name}",
+            f"OS and data volumes of burst nodes in {args.cluster_name}",
             tags,
-            args.account_id,
+            key_policy(args.account_id, *ebs_key_statements(args.account_id, args.region)),
         )
         aws.kms.Alias(
             f"{name}-volumes",
@@ -463,14 +467,14 @@ class BurstCluster(pulumi.ComponentResource):
         return role
 
     def _rotating_key(
-        self, name: str, description: str, tags: dict[str, str], account_id: str
+        self, name: str, description: str, tags: dict[str, str], policy: dict[str, Any]
     ) -> aws.kms.Key:
         return aws.kms.Key(
             name,
             description=description,
             enable_key_rotation=True,
             deletion_window_in_days=30,
-            policy=json.dumps(key_policy(account_id)),
+            policy=json.dumps(policy),
             tags=tags,
             opts=pulumi.ResourceOptions(parent=self),
         )
@@ -492,7 +496,10 @@ class BurstCluster(pulumi.ComponentResource):
         """
         child = pulumi.ResourceOptions(parent=self)
         secrets_key = self._rotating_key(
-            f"{name}-secrets", f"Kubernetes secrets of {args.cluster_name}", tags, args.account_id
+            f"{name}-secrets",
+            f"Kubernetes secrets of {args.cluster_name}",
+            tags,
+            key_policy(args.account_id),
         )
         cluster_role = aws.iam.Role(
             f"{name}-cluster",
@@ -508,7 +515,27 @@ class BurstCluster(pulumi.ComponentResource):
         attachment = aws.iam.RolePolicyAttachment(
             f"{name}-cluster-policy",
             role=cluster_role.name,
-            policy_arn="arn:aws:iam::aws:policy/AmazonEKSClusterPolicy",
+            policy_arn=f"arn:aws:iam::aws:policy/{CLUSTER_MANAGED_POLICY}",
+            opts=child,
+        )
+        encryption = aws.iam.RolePolicy(
+            f"{name}-cluster-encryption",
+            role=cluster_role.id,
+            policy=secrets_key.arn.apply(
+                lambda arn: json.dumps(
+                    {
+                        "Version": "2012-10-17",
+                        "Statement": [
+                            {
+                                "Sid": "EncryptSecrets",
+                                "Effect": "Allow",
+                                "Action": list(SECRETS_KEY_ACTIONS),
+                                "Resource": arn,
+                            }
+                        ],
+                    }
+                )
+            ),
             opts=child,
         )
         log_group = aws.cloudwatch.LogGroup(
@@ -541,7 +568,9 @@ class BurstCluster(pulumi.ComponentResource):
                 bootstrap_cluster_creator_admin_permissions=True,
             ),
             tags=tags,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[attachment, log_group]),
+            opts=pulumi.ResourceOptions(
+                parent=self, depends_on=[attachment, encryption, log_group]
+            ),
         )
         aws.eks.Addon(
             f"{name}-pod-identity-agent",

@@ -139,3 +139,43 @@ def key_policy(account_id: str, *statements: Mapping[str, Any]) -> dict[str, Any
             *statements,
         ],
     }
+
+
+def ebs_key_statements(account_id: str, region: str) -> list[dict[str, Any]]:
+    """Key policy statements that let EBS use a key for volumes EC2 creates in `region`.
+
+    The pattern of AWS's own `aws/ebs` key: any principal of the account, but only through EC2
+    (`kms:ViaService`), and grants only for AWS resources. It covers the service-linked roles that
+    launch instances on the account's behalf (EC2 Spot, EC2 Fleet, Auto Scaling), which need not
+    exist yet when the key is created (a key policy naming a missing role is refused), and whose
+    own policies grant no use of a customer-managed key; without it a spot launch with an
+    encrypted volume fails with `Client.InvalidKMSKey.InvalidState`.
+    """
+    through_ec2 = {"kms:CallerAccount": account_id, "kms:ViaService": f"ec2.{region}.amazonaws.com"}
+    return [
+        {
+            "Sid": "VolumesThroughEc2",
+            "Effect": "Allow",
+            "Principal": {"AWS": "*"},
+            "Action": [
+                "kms:Encrypt",
+                "kms:Decrypt",
+                "kms:ReEncrypt*",
+                "kms:GenerateDataKey*",
+                "kms:DescribeKey",
+            ],
+            "Resource": "*",
+            "Condition": {"StringEquals": through_ec2},
+        },
+        {
+            "Sid": "GrantsForVolumesThroughEc2",
+            "Effect": "Allow",
+            "Principal": {"AWS": "*"},
+            "Action": "kms:CreateGrant",
+            "Resource": "*",
+            "Condition": {
+                "StringEquals": through_ec2,
+                "Bool": {"kms:GrantIsForAWSResource": "true"},
+            },
+        },
+    ]

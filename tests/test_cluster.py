@@ -154,7 +154,9 @@ def test_roles_are_short_lived_bounded_and_scoped(run: Run) -> None:
         == "karpenter"
     )
     assert trust["Condition"]["ArnEquals"]["aws:SourceArn"].endswith(":cluster/burst-dev")
-    (policy,) = of_type(regs, "aws:iam/rolePolicy:RolePolicy")
+    (policy,) = [
+        p for p in of_type(regs, "aws:iam/rolePolicy:RolePolicy") if p.name == "karpenter-policy"
+    ]
     statements = {s["Sid"]: s for s in json.loads(policy.inputs["policy"])["Statement"]}
     assert statements["AllowInterruptionQueueActions"]["Resource"].endswith(
         ":karpenter-burst-dev-eu-west-1"
@@ -243,7 +245,9 @@ ENCRYPTED_VOLUME_ACTIONS = {
 
 def test_controller_policy_has_every_action_of_the_reference_and_nothing_else(run: Run) -> None:
     regs = build(run, cluster_args())
-    (policy,) = of_type(regs, "aws:iam/rolePolicy:RolePolicy")
+    (policy,) = [
+        p for p in of_type(regs, "aws:iam/rolePolicy:RolePolicy") if p.name == "karpenter-policy"
+    ]
     actions: set[str] = set()
     for statement in json.loads(policy.inputs["policy"])["Statement"]:
         listed = statement["Action"]
@@ -371,3 +375,44 @@ def test_extra_boundary_actions_are_admitted_and_named(run: Run) -> None:
 def test_recorded_managed_policy_actions_exist(policy: str) -> None:
     for action in sorted(MANAGED_POLICY_ACTIONS[policy]):
         assert parliament.expand_action(action), action
+
+
+def test_ebs_may_use_the_volume_key_for_spot_launches_and_only_through_ec2(run: Run) -> None:
+    regs = build(run, cluster_args())
+    keys = {k.name: json.loads(k.inputs["policy"]) for k in of_type(regs, "aws:kms/key:Key")}
+    statements = {s["Sid"]: s for s in keys["cluster-volumes"]["Statement"]}
+    through_ec2 = {"kms:CallerAccount": ACCOUNT, "kms:ViaService": "ec2.eu-west-1.amazonaws.com"}
+    use = statements["VolumesThroughEc2"]
+    assert use["Principal"] == {"AWS": "*"} and use["Condition"] == {"StringEquals": through_ec2}
+    assert {"kms:GenerateDataKey*", "kms:Decrypt", "kms:ReEncrypt*"} <= set(use["Action"])
+    grant = statements["GrantsForVolumesThroughEc2"]
+    assert grant["Action"] == "kms:CreateGrant"
+    assert grant["Condition"] == {
+        "StringEquals": through_ec2,
+        "Bool": {"kms:GrantIsForAWSResource": "true"},
+    }
+    for key in keys.values():
+        for statement in key["Statement"]:
+            assert statement["Principal"] != {"AWS": "*"} or statement.get("Condition"), statement
+    assert "VolumesThroughEc2" not in {s["Sid"] for s in keys["cluster-secrets"]["Statement"]}
+
+
+def test_the_cluster_role_may_use_the_secrets_key_before_the_cluster_is_created(run: Run) -> None:
+    regs = build(run, cluster_args())
+    (encryption,) = [
+        p
+        for p in of_type(regs, "aws:iam/rolePolicy:RolePolicy")
+        if p.name == "cluster-cluster-encryption"
+    ]
+    (statement,) = json.loads(encryption.inputs["policy"])["Statement"]
+    assert set(statement["Action"]) == {
+        "kms:Encrypt",
+        "kms:Decrypt",
+        "kms:ListGrants",
+        "kms:DescribeKey",
+    }
+    (secrets_key,) = [k for k in of_type(regs, "aws:kms/key:Key") if k.name == "cluster-secrets"]
+    assert statement["Resource"].startswith(f"arn:aws:kms:eu-west-1:{ACCOUNT}:key/")
+    assert encryption.property_dependencies["policy"] == [secrets_key.urn]
+    (cluster,) = of_type(regs, "aws:eks/cluster:Cluster")
+    assert encryption.urn in cluster.dependencies
