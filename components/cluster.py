@@ -368,7 +368,7 @@ class BurstCluster(pulumi.ComponentResource):
 
         self.system_node_selector = dict(SYSTEM_NODE_LABELS) if args.mode == "create" else {}
         if args.mode == "create":
-            cluster, admin_access = self._create_cluster(name, args, node_role, boundary, tags)
+            cluster, cluster_ready = self._create_cluster(name, args, node_role, boundary, tags)
             self.cluster_name = cluster.name
             self.cluster_arn = cluster.arn
             self.endpoint = cluster.endpoint
@@ -376,7 +376,7 @@ class BurstCluster(pulumi.ComponentResource):
             cluster_sg = cluster.vpc_config.cluster_security_group_id
             access_dependency: list[pulumi.Resource] = [cluster]
         else:
-            admin_access = []
+            cluster_ready = []
             existing = aws.eks.get_cluster_output(
                 name=args.cluster_name, opts=pulumi.InvokeOptions(parent=self)
             )
@@ -387,7 +387,7 @@ class BurstCluster(pulumi.ComponentResource):
             cluster_sg = existing.vpc_config.cluster_security_group_id
             access_dependency = []
 
-        aws.eks.AccessEntry(
+        karpenter_nodes = aws.eks.AccessEntry(
             f"{name}-karpenter-node",
             cluster_name=self.cluster_name,
             principal_arn=karpenter_role.arn,
@@ -422,8 +422,9 @@ class BurstCluster(pulumi.ComponentResource):
             ),
             enable_server_side_apply=True,
             # Every Kubernetes resource goes through this provider: none starts before the
-            # admins' access policies are associated (no 401/403 race on the first `up`).
-            opts=pulumi.ResourceOptions(parent=self, depends_on=admin_access),
+            # admins' access policies are associated (no 401/403 race on the first `up`), the
+            # controllers can get credentials and be scheduled, and Karpenter's nodes can join.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[*cluster_ready, karpenter_nodes]),
         )
         self.register_outputs(
             {
@@ -487,7 +488,9 @@ class BurstCluster(pulumi.ComponentResource):
         boundary: aws.iam.Policy,
         tags: dict[str, str],
     ) -> tuple[aws.eks.Cluster, list[pulumi.Resource]]:
-        """The cluster and the admin access policy associations Kubernetes resources wait for.
+        """The cluster and what Kubernetes resources wait for: the admins' access policy
+        associations, the Pod Identity agent (controllers' credentials) and the system nodes
+        (where the controllers run).
 
         The identity that runs `pulumi up` becomes cluster admin when EKS creates the cluster
         (`bootstrap_cluster_creator_admin_permissions`), so the Kubernetes provider can deploy
@@ -572,7 +575,7 @@ class BurstCluster(pulumi.ComponentResource):
                 parent=self, depends_on=[attachment, encryption, log_group]
             ),
         )
-        aws.eks.Addon(
+        pod_identity = aws.eks.Addon(
             f"{name}-pod-identity-agent",
             cluster_name=cluster.name,
             addon_name="eks-pod-identity-agent",
@@ -599,7 +602,7 @@ class BurstCluster(pulumi.ComponentResource):
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[entry]),
             )
             admin_access.append(association)
-        aws.eks.NodeGroup(
+        system_nodes = aws.eks.NodeGroup(
             f"{name}-system",
             cluster_name=cluster.name,
             node_role_arn=node_role.arn,
@@ -620,4 +623,4 @@ class BurstCluster(pulumi.ComponentResource):
             tags=tags,
             opts=child,
         )
-        return cluster, admin_access
+        return cluster, [*admin_access, pod_identity, system_nodes]

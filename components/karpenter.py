@@ -30,6 +30,8 @@ from components.versions import KARPENTER_VERSION
 from components.workload_identity import pod_identity_trust_policy
 
 KARPENTER_CHART = "oci://public.ecr.aws/karpenter/karpenter"
+KARPENTER_CRD_CHART = "oci://public.ecr.aws/karpenter/karpenter-crd"
+"""Karpenter's CRDs as templates, so that `helm upgrade` (and `pulumi up`) upgrades them."""
 
 
 @dataclass(frozen=True)
@@ -431,12 +433,23 @@ class KarpenterController(pulumi.ComponentResource):
             controller_image = {
                 "image": {"repository": f"{args.image_registry}/karpenter/controller"}
             }
+        # The CRDs come from their own chart: Helm installs a chart's `crds/` once and never
+        # upgrades them, so CRDs shipped with the controller chart would stay at the first version.
+        crds = k8s.helm.v3.Release(
+            f"{name}-crds",
+            name="karpenter-crd",
+            chart=KARPENTER_CRD_CHART,
+            version=args.chart_version,
+            namespace=args.namespace,
+            opts=child,
+        )
         release = k8s.helm.v3.Release(
             f"{name}-release",
             name="karpenter",
             chart=KARPENTER_CHART,
             version=args.chart_version,
             namespace=args.namespace,
+            skip_crds=True,
             values={
                 "replicas": args.replicas,
                 "serviceAccount": {"name": args.service_account},
@@ -456,7 +469,7 @@ class KarpenterController(pulumi.ComponentResource):
                 "tolerations": [{"key": "CriticalAddonsOnly", "operator": "Exists"}],
                 "nodeSelector": dict(args.system_node_selector or {}),
             },
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[association, role_policy]),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[crds, association, role_policy]),
         )
         self.role_arn = role.arn
         self.role_name = role.name

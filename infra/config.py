@@ -112,6 +112,7 @@ class StackConfig:
     cluster_name: str
     admin_role_arns: tuple[str, ...]
     api_access_cidrs: tuple[str, ...]
+    create_spot_service_linked_role: bool
     gpu_families: tuple[str, ...]
     ami_alias: str
     min_instance_types: int
@@ -291,7 +292,14 @@ def parse_stack_config(raw: Mapping[str, Any]) -> StackConfig:
     )
 
     cluster = read.mapping(raw.get("cluster"), "cluster")
-    read.unknown_keys(cluster, "cluster", ("mode", "name", "adminRoleArns", "apiAccessCidrs"))
+    read.unknown_keys(
+        cluster,
+        "cluster",
+        ("mode", "name", "adminRoleArns", "apiAccessCidrs", "createSpotServiceLinkedRole"),
+    )
+    create_spot_role = read.boolean(
+        cluster.get("createSpotServiceLinkedRole"), "cluster.createSpotServiceLinkedRole", False
+    )
     cluster_mode = read.string(cluster.get("mode"), "cluster.mode", default="create")
     if cluster_mode not in ("create", "attach"):
         problems.add("cluster.mode", f"{cluster_mode!r} must be 'create' or 'attach'")
@@ -441,6 +449,7 @@ def parse_stack_config(raw: Mapping[str, Any]) -> StackConfig:
         cluster_name=cluster_name,
         admin_role_arns=admin_roles,
         api_access_cidrs=tuple(api_cidrs),
+        create_spot_service_linked_role=create_spot_role,
         gpu_families=families,
         ami_alias=ami_alias,
         min_instance_types=min_types,

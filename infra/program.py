@@ -17,6 +17,7 @@ from components.budgets import (
     TeamBudgetArgs,
 )
 from components.cluster import BurstCluster, BurstClusterArgs
+from components.conventions import platform_tags
 from components.dataset_storage import Dataset, DatasetStorage, DatasetStorageArgs
 from components.gpu_capacity import GpuCapacity, GpuCapacityArgs
 from components.interruption import InterruptionQueue, InterruptionQueueArgs
@@ -34,8 +35,8 @@ def build_platform(config: StackConfig) -> None:
     """Declare the whole burst layer for `config` and export its key outputs."""
     controller_roles: list[pulumi.Output[str]] = []
     exports: dict[str, dict[str, pulumi.Output[str] | str]] = {}
-    for region in config.regions:
-        controller_role, region_exports = build_region(config, region)
+    for index, region in enumerate(config.regions):
+        controller_role, region_exports = build_region(config, region, account_wide=index == 0)
         controller_roles.append(controller_role)
         exports[region] = region_exports
     build_budgets(config, controller_roles)
@@ -43,13 +44,19 @@ def build_platform(config: StackConfig) -> None:
 
 
 def build_region(
-    config: StackConfig, region: str
+    config: StackConfig, region: str, account_wide: bool = False
 ) -> tuple[pulumi.Output[str], dict[str, pulumi.Output[str] | str]]:
-    """Declare one region's burst layer; returns the Karpenter controller role name and exports."""
+    """Declare one region's burst layer; returns the Karpenter controller role name and exports.
+
+    `account_wide`: this region also declares what the account has once (IAM is global).
+    """
     env = config.environment
     provider = aws.Provider(f"aws-{region}", region=region, allowed_account_ids=[config.account_id])
     aws_only = pulumi.ResourceOptions(providers=[provider])
     discovery = f"{config.cluster_name}-{region}"
+    spot_prerequisites: list[pulumi.Resource] = []
+    if account_wide and config.create_spot_service_linked_role:
+        spot_prerequisites.append(spot_service_linked_role(provider, env))
 
     network = PrivateNetwork(
         f"network-{region}",
@@ -117,7 +124,9 @@ def build_region(
         ),
         opts=both,
     )
-    in_cluster = pulumi.ResourceOptions(providers=[cluster.k8s_provider], depends_on=[karpenter])
+    in_cluster = pulumi.ResourceOptions(
+        providers=[cluster.k8s_provider], depends_on=[karpenter, *spot_prerequisites]
+    )
     capacity = GpuCapacity(
         f"gpu-{region}",
         GpuCapacityArgs(
@@ -207,6 +216,22 @@ def build_region(
         "clusterName": cluster.cluster_name,
         "interruptionQueue": interruption.queue_name,
     }
+
+
+def spot_service_linked_role(provider: aws.Provider, environment: str) -> aws.iam.ServiceLinkedRole:
+    """EC2 Spot's service-linked role, which a fresh account lacks until its first spot request.
+
+    Karpenter's spot launches fail without it. IAM refuses to create it twice, so the program
+    creates it only when the stack says so (`cluster.createSpotServiceLinkedRole`; `burst
+    preflight` prints how to check), and never deletes it: other spot users share it.
+    """
+    return aws.iam.ServiceLinkedRole(
+        "spot-service-linked-role",
+        aws_service_name="spot.amazonaws.com",
+        description="EC2 Spot, for Karpenter's spot capacity",
+        tags=platform_tags(environment),
+        opts=pulumi.ResourceOptions(provider=provider, retain_on_delete=True),
+    )
 
 
 def build_budgets(config: StackConfig, controller_roles: list[pulumi.Output[str]]) -> None:

@@ -101,7 +101,9 @@ def test_attach_mode_reads_the_existing_cluster(run: Run) -> None:
     assert not of_type(regs, "aws:eks/nodeGroup:NodeGroup")
     (entry,) = of_type(regs, "aws:eks/accessEntry:AccessEntry")
     assert entry.inputs["clusterName"] == "burst-dev"
-    (release,) = of_type(regs, "kubernetes:helm.sh/v3:Release")
+    (release,) = [
+        r for r in of_type(regs, "kubernetes:helm.sh/v3:Release") if r.name.endswith("-release")
+    ]
     assert release.inputs["values"]["nodeSelector"] == {}
     (association,) = of_type(regs, "aws:eks/podIdentityAssociation:PodIdentityAssociation")
     assert association.inputs["clusterName"] == "burst-dev"
@@ -109,7 +111,9 @@ def test_attach_mode_reads_the_existing_cluster(run: Run) -> None:
 
 def test_karpenter_release_is_pinned_and_points_at_the_queue_name(run: Run) -> None:
     regs = build(run, cluster_args())
-    (release,) = of_type(regs, "kubernetes:helm.sh/v3:Release")
+    (release,) = [
+        r for r in of_type(regs, "kubernetes:helm.sh/v3:Release") if r.name.endswith("-release")
+    ]
     assert release.inputs["version"] == KARPENTER_VERSION
     settings = release.inputs["values"]["settings"]
     assert settings["clusterName"] == "burst-dev"
@@ -127,7 +131,9 @@ def test_karpenter_release_is_pinned_and_points_at_the_queue_name(run: Run) -> N
 def test_image_registry_mirror(run: Run) -> None:
     mirror = f"{ACCOUNT}.dkr.ecr.eu-west-1.amazonaws.com/ecr-public"
     regs = build(run, cluster_args(), image_registry=mirror)
-    (release,) = of_type(regs, "kubernetes:helm.sh/v3:Release")
+    (release,) = [
+        r for r in of_type(regs, "kubernetes:helm.sh/v3:Release") if r.name.endswith("-release")
+    ]
     assert (
         release.inputs["values"]["controller"]["image"]["repository"]
         == f"{mirror}/karpenter/controller"
@@ -296,6 +302,27 @@ def test_the_deploying_identity_administers_the_cluster_before_any_kubernetes_re
     assert associations
     (provider,) = of_type(regs, "pulumi:providers:kubernetes")
     assert associations <= set(provider.dependencies)
+
+
+def test_kubernetes_resources_wait_for_credentials_nodes_and_crds(run: Run) -> None:
+    """Helm releases start once the controllers can get credentials (the Pod Identity agent), be
+    scheduled (the system node group) and Karpenter's nodes can join (their access entry); the
+    controller chart waits for the CRD chart, which owns the CRDs so that upgrades reach them."""
+    regs = build(run, cluster_args())
+    (provider,) = of_type(regs, "pulumi:providers:kubernetes")
+    waits_for = {r.type for r in regs if r.urn in provider.dependencies}
+    assert {
+        "aws:eks/addon:Addon",
+        "aws:eks/nodeGroup:NodeGroup",
+        "aws:eks/accessEntry:AccessEntry",
+        "aws:eks/accessPolicyAssociation:AccessPolicyAssociation",
+    } <= waits_for
+    releases = {r.name: r for r in of_type(regs, "kubernetes:helm.sh/v3:Release")}
+    crds, controller = releases["karpenter-crds"], releases["karpenter-release"]
+    assert crds.inputs["chart"] == "oci://public.ecr.aws/karpenter/karpenter-crd"
+    assert crds.inputs["version"] == controller.inputs["version"] == KARPENTER_VERSION
+    assert controller.inputs["skipCrds"] is True
+    assert crds.urn in controller.dependencies
 
 
 def test_karpenter_nodes_have_a_role_profile_and_access_entry_of_their_own(run: Run) -> None:

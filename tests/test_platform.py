@@ -246,7 +246,11 @@ def test_unwritable_out_exits_2(tmp_path: Path) -> None:
 
 
 def test_controller_images_come_from_the_private_mirror() -> None:
-    releases = [r for r in custom_resources("prod") if r.type == "kubernetes:helm.sh/v3:Release"]
+    releases = [
+        r
+        for r in custom_resources("prod")
+        if r.type == "kubernetes:helm.sh/v3:Release" and r.inputs["name"] != "karpenter-crd"
+    ]  # the CRD chart runs nothing
     images = {
         r.inputs["name"]: (
             r.inputs["values"]["controller"]["image"]["repository"]
@@ -290,3 +294,62 @@ def test_cost_allocation_tags_are_a_second_step() -> None:
     )
     tags = [r for r in second if r.type == "aws:costexplorer/costAllocationTag:CostAllocationTag"]
     assert {r.inputs["tagKey"] for r in tags} >= {"team", "environment"}
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_karpenter_objects_wait_for_their_crds_and_the_node_class(stack: str) -> None:
+    """A resource waits for what it depends on and for what its parents depend on (the engine
+    orders creation and deletion along both): NodePools and EC2NodeClasses wait for the CRD chart,
+    and are deleted before it (their finalizers need the controller)."""
+    registrations, _ = planned(stack)
+    by_urn = {r.urn: r for r in registrations}
+
+    def waits_for(registration: Registration) -> set[str]:
+        urns = set(registration.dependencies)
+        if registration.parent in by_urn:
+            urns |= waits_for(by_urn[registration.parent])
+        return urns
+
+    crd_releases = {
+        r.urn: r.provider
+        for r in registrations
+        if r.type == "kubernetes:helm.sh/v3:Release" and r.inputs["name"] == "karpenter-crd"
+    }
+    regions = parse_stack_config(read_stack_file(ROOT / f"Pulumi.{stack}.yaml")).regions
+    assert len(crd_releases) == len(regions)
+    objects = [r for r in registrations if r.inputs.get("kind") in ("NodePool", "EC2NodeClass")]
+    assert objects
+    for obj in objects:
+        (crds,) = [urn for urn, provider in crd_releases.items() if provider == obj.provider]
+        assert crds in waits_for(obj), obj.urn
+        if obj.inputs["kind"] == "NodePool":
+            assert any("EC2NodeClass" in urn for urn in obj.dependencies), obj.urn
+
+
+def test_the_spot_service_linked_role_is_created_once_when_the_stack_asks() -> None:
+    """dev asks for it (a fresh account); prod assumes the account has it (IAM refuses a
+    second one). It is account-wide, so a multi-region stack creates it at most once, and the
+    Karpenter objects wait for it."""
+    dev, _ = planned("dev")
+    (role,) = [r for r in dev if r.type == "aws:iam/serviceLinkedRole:ServiceLinkedRole"]
+    assert role.inputs["awsServiceName"] == "spot.amazonaws.com"
+    pools = [r for r in dev if r.inputs.get("kind") == "NodePool"]
+    by_urn = {r.urn: r for r in dev}
+    for pool in pools:
+        parent = by_urn[pool.parent]
+        assert role.urn in parent.dependencies, pool.urn
+    prod, _ = planned("prod")
+    assert not [r for r in prod if r.type == "aws:iam/serviceLinkedRole:ServiceLinkedRole"]
+    raw = read_stack_file(ROOT / "Pulumi.prod.yaml")
+    raw["cluster"] = {**raw["cluster"], "createSpotServiceLinkedRole": True}
+    config = parse_stack_config(raw)
+    both_regions = run_program(
+        lambda: build_platform(config),
+        project="burst-platform",
+        stack="prod",
+        config=to_pulumi_config(raw),
+        account_id=config.account_id,
+        default_region=config.regions[0],
+    )
+    roles = [r for r in both_regions if r.type == "aws:iam/serviceLinkedRole:ServiceLinkedRole"]
+    assert len(config.regions) == 2 and len(roles) == 1
