@@ -1,4 +1,5 @@
-"""The `burst` command: `plan` (offline plan), `check` (policy check), `normalise` (policy input).
+"""The `burst` command: `plan` (offline plan), `check` (policy check), `normalise` (policy input),
+`preflight` (preconditions of a first `pulumi up`).
 
 Every problem with the input ends as one line per problem on stderr and exit code 2; no traceback
 reaches the user.
@@ -50,6 +51,12 @@ def _normalise(args: argparse.Namespace) -> int:
     return 0
 
 
+def _preflight(args: argparse.Namespace) -> int:
+    from burst.preflight import run
+
+    return run(args.stack, Path(args.root))
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of `burst` with its subcommands."""
     parser = argparse.ArgumentParser(
@@ -84,6 +91,13 @@ def build_parser() -> argparse.ArgumentParser:
     normalise.add_argument("--out", help="write the input here (default: stdout)")
     normalise.add_argument("--root", type=Path, default=Path("."), help="repository root")
     normalise.set_defaults(handler=_normalise)
+
+    preflight = commands.add_parser(
+        "preflight", help="check the preconditions of a first `pulumi up` of a stack"
+    )
+    preflight.add_argument("--stack", required=True, help="stack name (reads Pulumi.<stack>.yaml)")
+    preflight.add_argument("--root", default=".", help="project directory (default: current)")
+    preflight.set_defaults(handler=_preflight)
 
     from burst.check.cli import register, run
 
