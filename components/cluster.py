@@ -183,9 +183,8 @@ def node_trust_policy() -> dict[str, Any]:
 def boundary_actions(extra: Sequence[str] = ()) -> list[str]:
     """What the platform roles are known to need, the actions the boundary admits: the cluster
     role's and node roles' AWS-managed policies, the cluster role's use of the secrets key and
-    Karpenter's controller policy (less the
-    withheld services and `iam:PassRole`, which the boundary admits only towards EC2), plus
-    `extra`."""
+    Karpenter's controller policy, less the withheld services and `iam:PassRole` (which the
+    boundary admits only towards EC2), plus `extra`."""
     needs = set(controller_actions()).union(SECRETS_KEY_ACTIONS, extra)
     for policy in (CLUSTER_MANAGED_POLICY, *NODE_MANAGED_POLICIES):
         needs |= MANAGED_POLICY_ACTIONS[policy]
