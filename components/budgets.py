@@ -128,16 +128,23 @@ def alerts_topic_policy(topic_arn: str, account_id: str) -> dict[str, Any]:
     }
 
 
-def circuit_breaker_deny_policy() -> dict[str, Any]:
-    """The policy the budget action attaches: no new EC2 capacity, existing nodes untouched."""
+def circuit_breaker_deny_policy(team: str) -> dict[str, Any]:
+    """The policy the budget action attaches: no new EC2 capacity for `team`, existing nodes and
+    other teams untouched.
+
+    The controller roles launch every team's capacity; a launch is the team's when its request
+    tags the instances `team=<team>` (the team's EC2NodeClass does), so the deny keys on
+    `aws:RequestTag/team`.
+    """
     return {
         "Version": "2012-10-17",
         "Statement": [
             {
-                "Sid": "DenyNewBurstCapacity",
+                "Sid": "DenyNewCapacityOfTheTeam",
                 "Effect": "Deny",
                 "Action": list(CIRCUIT_BREAKER_DENIED_ACTIONS),
                 "Resource": "*",
+                "Condition": {"StringEquals": {f"aws:RequestTag/{TEAM_TAG}": team}},
             }
         ],
     }
@@ -424,7 +431,7 @@ class TeamBudget(pulumi.ComponentResource):
             f"{name}-circuit-breaker",
             name=bounded_name(prefix, "circuit-breaker", max_length=IAM_POLICY_NAME_MAX),
             description=f"Budget circuit breaker of {args.team}/{args.environment}: no new EC2",
-            policy=json.dumps(circuit_breaker_deny_policy()),
+            policy=json.dumps(circuit_breaker_deny_policy(args.team)),
             tags=tags,
             opts=pulumi.ResourceOptions(parent=self),
         )

@@ -22,6 +22,11 @@ Disruption defaults are job-safe for training and backtests: `WhenEmpty` consoli
 30 minutes, budgets that never disrupt nodes for underutilisation or drift, a pinned AMI alias (no
 surprise drift), and a termination grace period long enough to write a checkpoint.
 
+With `team`, the capacity is one team's: the EC2NodeClass tags every instance and volume
+`team=<team>` (the cost-allocation tag the team's budget filters on, and the request tag its
+budget action denies on), and both pools label and taint their nodes `burst.io/team=<team>`, so
+only pods that select and tolerate the team's capacity land there.
+
 Every value the Karpenter v1 CRDs constrain (`karpenter.sh/v1` NodePool, `karpenter.k8s.aws/v1`
 EC2NodeClass, v1.14.1) is validated in `GpuCapacityArgs` before anything is created, so a bad
 argument fails at construction with the field named rather than at apply time in the cluster.
@@ -42,6 +47,7 @@ from components.conventions import (
     ENVIRONMENT_TAG,
     PLATFORM_NAME,
     PLATFORM_TAG,
+    TEAM_TAG,
     ComponentArgsError,
     platform_tags,
     require_name,
@@ -57,6 +63,10 @@ EC2NODECLASS_API_VERSION = "karpenter.k8s.aws/v1"
 
 GPU_RESOURCE = "nvidia.com/gpu"
 """Extended resource (and taint key) of NVIDIA GPUs."""
+
+TEAM_LABEL = "burst.io/team"
+"""Node label and NoSchedule taint key of capacity dedicated to one team (value: the team).
+A team's pods select it (`nodeSelector`) and tolerate it; no other pod can land there."""
 
 CAPACITY_TIER_LABEL = "burst.io/capacity-tier"
 """Node label naming the rung of the fallback ladder a node came from (`spot` or `on-demand`)."""
@@ -232,6 +242,12 @@ class GpuCapacityArgs:
     """Name of the EC2NodeClass and prefix of the NodePools (`<prefix>-spot`,
     `<prefix>-on-demand`)."""
 
+    team: str | None = None
+    """Team the capacity is dedicated to: every instance and volume carries the EC2 tag
+    `team=<team>`, so the team's budget (filtered on that cost-allocation tag) sees its GPU hours
+    and its budget action can stop its launches alone; nodes carry the label and NoSchedule taint
+    `burst.io/team=<team>`. None: capacity any team's pods may use, billed to no team."""
+
     spot_weight: int = 50
     """NodePool weight of the spot pool (1..100); must be above `on_demand_weight`."""
 
@@ -294,6 +310,8 @@ class GpuCapacityArgs:
                 "volume_kms_key_arn",
                 f"{self.volume_kms_key_arn!r} is not a KMS key or alias ARN",
             )
+        if self.team is not None:
+            require_name("team", self.team)
         _require_int("spot_gpu_limit", self.spot_gpu_limit, minimum=1)
         _require_int("on_demand_gpu_limit", self.on_demand_gpu_limit, minimum=0)
         self._check_ami_alias()
@@ -309,8 +327,10 @@ class GpuCapacityArgs:
                 "spot_weight", "must be above on_demand_weight so spot is tried first"
             )
         _require_taint_key("spot_taint_key", self.spot_taint_key)
-        if self.spot_taint_key == GPU_RESOURCE:
-            raise ComponentArgsError("spot_taint_key", f"must differ from {GPU_RESOURCE!r}")
+        if self.spot_taint_key in (GPU_RESOURCE, TEAM_LABEL):
+            raise ComponentArgsError(
+                "spot_taint_key", f"must differ from {GPU_RESOURCE!r} and {TEAM_LABEL!r}"
+            )
         _require_int("max_cpu_per_gpu", self.max_cpu_per_gpu, minimum=1)
         _require_int("max_memory_gi_per_gpu", self.max_memory_gi_per_gpu, minimum=1)
         _require_int("metadata_hop_limit", self.metadata_hop_limit, *_HOP_LIMIT)
@@ -400,7 +420,7 @@ class GpuCapacityArgs:
                 raise ComponentArgsError("node_tags", f"{key!r} is not a valid EC2 tag key")
             if key in _RESTRICTED_TAG_KEYS or key.startswith("kubernetes.io/cluster"):
                 raise ComponentArgsError("node_tags", f"{key!r} is reserved by EKS/Karpenter")
-            if key in (PLATFORM_TAG, ENVIRONMENT_TAG, "cluster"):
+            if key in (PLATFORM_TAG, ENVIRONMENT_TAG, TEAM_TAG, "cluster"):
                 raise ComponentArgsError("node_tags", f"{key!r} is set by the platform")
             _require_tag_value("node_tags", value)
 
@@ -498,6 +518,7 @@ def node_class_spec(args: GpuCapacityArgs) -> dict[str, Any]:
         "tags": {
             **args.node_tags,
             **platform_tags(args.environment, cluster=args.cluster_name),
+            **({TEAM_TAG: args.team} if args.team else {}),
         },
     }
 
@@ -509,6 +530,8 @@ def node_pool_spec(args: GpuCapacityArgs, capacity_type: str, node_class: str) -
     taints = [{"key": GPU_RESOURCE, "value": "true", "effect": "NoSchedule"}]
     if spot:
         taints.insert(0, {"key": args.spot_taint_key, "value": "true", "effect": "NoSchedule"})
+    if args.team:
+        taints.append({"key": TEAM_LABEL, "value": args.team, "effect": "NoSchedule"})
     return {
         "weight": args.spot_weight if spot else args.on_demand_weight,
         "limits": {
@@ -526,6 +549,7 @@ def node_pool_spec(args: GpuCapacityArgs, capacity_type: str, node_class: str) -
                 "labels": {
                     **args.node_labels,
                     CAPACITY_TIER_LABEL: capacity_type,
+                    **({TEAM_LABEL: args.team} if args.team else {}),
                 }
             },
             "spec": {
@@ -627,7 +651,7 @@ def _check_node_labels(field_name: str, labels: Mapping[str, str]) -> None:
         _require_label_key(field_name, key)
         _require_label_value(field_name, value)
         domain = key.split("/", 1)[0] if "/" in key else ""
-        if key == CAPACITY_TIER_LABEL:
+        if key in (CAPACITY_TIER_LABEL, TEAM_LABEL):
             raise ComponentArgsError(field_name, f"{key!r} is set by the component")
         if domain.endswith("karpenter.sh") or (
             domain.endswith("karpenter.k8s.aws") and key not in _KARPENTER_AWS_LABELS

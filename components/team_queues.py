@@ -4,8 +4,10 @@ Objects (all Kueue ones `kueue.x-k8s.io/v1beta2`; cluster-scoped ones carry no n
 
 * Kueue itself, as the pinned Helm chart (`install_kueue`); every Kueue object depends on it.
 * Two ResourceFlavors that map quota onto the GpuCapacity NodePools by `nodeLabels`
-  (`karpenter.sh/capacity-type` and `karpenter.sh/nodepool`), which Kueue injects into the
-  `nodeSelector` of admitted pods.
+  (`karpenter.sh/capacity-type`), which Kueue injects into the `nodeSelector` of admitted pods.
+  They are shared by the teams, so that one team may borrow another's idle quota (Kueue lends
+  quota only within a flavor). Which team's NodePools a pod lands on (and whose budget pays) is
+  the pod's own `burst.io/team` node selector and toleration (`GpuCapacity.team`).
 * One ClusterQueue per team in a shared cohort. A single resource group covers cpu, memory and
   `nvidia.com/gpu`; flavors are listed spot first, so Kueue tries spot before on-demand. The team
   may borrow idle spot GPUs of the cohort up to `gpu_borrowing_limit`, but never on-demand GPUs
@@ -106,9 +108,6 @@ LOCAL_QUEUE_NAME = "default"
 
 CAPACITY_TYPE_LABEL = "karpenter.sh/capacity-type"
 """Karpenter's well-known node label for spot / on-demand."""
-
-NODEPOOL_LABEL = "karpenter.sh/nodepool"
-"""Karpenter's well-known node label naming the NodePool of a node."""
 
 
 @dataclass(frozen=True)
@@ -232,12 +231,6 @@ class TeamQueuesArgs:
     environment: str
     """Environment label value (dev, prod, ...)."""
 
-    spot_node_pool: pulumi.Input[str]
-    """Name of the spot GPU NodePool (`GpuCapacity.spot_pool_name`)."""
-
-    on_demand_node_pool: pulumi.Input[str]
-    """Name of the on-demand GPU NodePool (`GpuCapacity.on_demand_pool_name`)."""
-
     spot_taint_key: pulumi.Input[str] = "spot"
     """Key of the spot nodes' `<key>=true:NoSchedule` taint (`GpuCapacity.spot_taint_key`)."""
 
@@ -287,12 +280,6 @@ class TeamQueuesArgs:
             raise ComponentArgsError("teams", "team namespaces must be unique")
         require_name("environment", self.environment)
         require_name("cohort", self.cohort)
-        for field_name in ("spot_node_pool", "on_demand_node_pool"):
-            value = getattr(self, field_name)
-            if isinstance(value, str):
-                require_name(field_name, value)
-        if isinstance(self.spot_node_pool, str) and self.spot_node_pool == self.on_demand_node_pool:
-            raise ComponentArgsError("on_demand_node_pool", "must differ from spot_node_pool")
         if isinstance(self.spot_taint_key, str) and (
             not _QUALIFIED_KEY.match(self.spot_taint_key) or self.spot_taint_key == GPU_RESOURCE
         ):
@@ -573,17 +560,14 @@ def resource_flavor_specs(args: TeamQueuesArgs) -> dict[str, dict[str, Any]]:
     spot_toleration = {"key": args.spot_taint_key, "operator": "Exists", "effect": "NoSchedule"}
     return {
         SPOT_FLAVOR: {
-            "nodeLabels": {CAPACITY_TYPE_LABEL: "spot", NODEPOOL_LABEL: args.spot_node_pool},
+            "nodeLabels": {CAPACITY_TYPE_LABEL: "spot"},
             "nodeTaints": [spot_taint, gpu_taint],
             "tolerations": (
                 [gpu_toleration] if args.spot_opt_in else [spot_toleration, gpu_toleration]
             ),
         },
         ON_DEMAND_FLAVOR: {
-            "nodeLabels": {
-                CAPACITY_TYPE_LABEL: "on-demand",
-                NODEPOOL_LABEL: args.on_demand_node_pool,
-            },
+            "nodeLabels": {CAPACITY_TYPE_LABEL: "on-demand"},
             "nodeTaints": [gpu_taint],
             "tolerations": [gpu_toleration],
         },

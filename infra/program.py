@@ -127,23 +127,30 @@ def build_region(
     in_cluster = pulumi.ResourceOptions(
         providers=[cluster.k8s_provider], depends_on=[karpenter, *spot_prerequisites]
     )
-    capacity = GpuCapacity(
-        f"gpu-{region}",
-        GpuCapacityArgs(
-            cluster_name=config.cluster_name,
-            environment=env,
-            instance_profile_name=cluster.node_instance_profile_name,
-            discovery_tag_value=discovery,
-            volume_kms_key_arn=cluster.volume_kms_key_arn,
-            gpu_instance_families=config.gpu_families,
-            ami_alias=config.ami_alias,
-            min_instance_types=config.min_instance_types,
-            spot_gpu_limit=config.spot_gpu_limit(),
-            on_demand_gpu_limit=config.on_demand_gpu_limit,
-            region=region,
-        ),
-        opts=in_cluster,
-    )
+    # One GPU capacity per team: its instances carry its `team` tag, so its budget sees its GPU
+    # hours and its budget action stops its launches alone. Quota stays shared (see TeamQueues).
+    capacities = [
+        GpuCapacity(
+            f"gpu-{team.name}-{region}",
+            GpuCapacityArgs(
+                cluster_name=config.cluster_name,
+                environment=env,
+                instance_profile_name=cluster.node_instance_profile_name,
+                discovery_tag_value=discovery,
+                volume_kms_key_arn=cluster.volume_kms_key_arn,
+                gpu_instance_families=config.gpu_families,
+                ami_alias=config.ami_alias,
+                min_instance_types=config.min_instance_types,
+                spot_gpu_limit=team.gpu_quota + team.gpu_borrowing_limit,
+                on_demand_gpu_limit=team.on_demand_gpus,
+                name_prefix=f"gpu-{team.name}",
+                team=team.name,
+                region=region,
+            ),
+            opts=in_cluster,
+        )
+        for team in config.teams
+    ]
     TeamQueues(
         f"queues-{region}",
         TeamQueuesArgs(
@@ -157,9 +164,7 @@ def build_region(
                 for team in config.teams
             ],
             environment=env,
-            spot_node_pool=capacity.spot_pool_name,
-            on_demand_node_pool=capacity.on_demand_pool_name,
-            spot_taint_key=capacity.spot_taint_key,
+            spot_taint_key=capacities[0].spot_taint_key,
             spot_pool_gpu_limit=config.spot_gpu_limit(),
             on_demand_pool_gpu_limit=config.on_demand_gpu_limit,
             system_node_selector=cluster.system_node_selector,

@@ -250,6 +250,8 @@ def test_circuit_breaker_denies_new_ec2_capacity_to_karpenter() -> None:
     assert deny["Effect"] == "Deny"
     assert sorted(deny["Action"]) == ["ec2:CreateFleet", "ec2:RunInstances"]
     assert deny["Resource"] == "*"
+    # Only the team's own launches: the controller roles launch every team's capacity.
+    assert deny["Condition"] == {"StringEquals": {"aws:RequestTag/team": "ml"}}
 
     action = breaker["action"]
     policy_arn = f"arn:aws:iam::{ACCOUNT}:policy/{breaker['deny']['name']}"

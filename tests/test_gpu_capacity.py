@@ -504,3 +504,35 @@ def test_region_label_on_every_object_when_given() -> None:
     with pytest.raises(ComponentArgsError) as error:
         make_args(region="europe")
     assert error.value.field == "region"
+
+
+def test_team_capacity_is_tagged_labelled_and_tainted_for_that_team() -> None:
+    registrations, _ = deploy(make_args(team="quant", name_prefix="gpu-quant"))
+    kinds = by_kind(registrations)
+    (node_class,) = kinds["EC2NodeClass"]
+    assert node_class["spec"]["tags"]["team"] == "quant"  # the budget's cost-allocation tag
+    for pool in kinds["NodePool"]:
+        template = pool["spec"]["template"]
+        assert template["metadata"]["labels"]["burst.io/team"] == "quant"
+        assert {"key": "burst.io/team", "value": "quant", "effect": "NoSchedule"} in template[
+            "spec"
+        ]["taints"]
+        assert validate_object(pool) == []
+    assert validate_object(node_class) == []
+    shared, _ = deploy(make_args())
+    assert "team" not in by_kind(shared)["EC2NodeClass"][0]["spec"]["tags"]
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field"),
+    [
+        ({"team": "Quant"}, "team"),
+        ({"team": "quant", "node_tags": {"team": "ml"}}, "node_tags"),
+        ({"node_labels": {"burst.io/team": "ml"}}, "node_labels"),
+        ({"spot_taint_key": "burst.io/team"}, "spot_taint_key"),
+    ],
+)
+def test_team_fields_are_the_components(overrides: dict[str, Any], field: str) -> None:
+    with pytest.raises(ComponentArgsError) as error:
+        make_args(**overrides)
+    assert error.value.field == field

@@ -141,7 +141,7 @@ def test_unknown_action_is_caught() -> None:
 
 def test_misspelt_action_in_the_circuit_breaker_would_be_caught() -> None:
     # A typo in a Deny matches nothing and fails open; the linter must not let it through.
-    document = circuit_breaker_deny_policy()
+    document = circuit_breaker_deny_policy("quant")
     document["Statement"][0]["Action"] = ["ec2:RunInstance", "ec2:CreateFleet"]
     assert ("UNKNOWN_ACTION", "MEDIUM") in issues(lint(document))
 

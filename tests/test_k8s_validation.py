@@ -59,8 +59,6 @@ GPU_ARGS = GpuCapacityArgs(
 QUEUE_ARGS = TeamQueuesArgs(
     teams=[TeamQuota("ml", 8, 2, 4), TeamQuota("quant", 4, namespace="quant-research")],
     environment="dev",
-    spot_node_pool="gpu-spot",
-    on_demand_node_pool="gpu-on-demand",
 )
 ENGINES = ("auto", "python")
 GT_LT_MESSAGE = (
@@ -173,8 +171,6 @@ def deployed_objects() -> list[dict[str, Any]]:
             TeamQueuesArgs(
                 teams=[TeamQuota("research", 2, namespace="research")],
                 environment="dev",
-                spot_node_pool="gpu-spot",
-                on_demand_node_pool="gpu-on-demand",
                 spot_opt_in=True,
                 install_kueue=False,
                 cohort="other",

@@ -72,7 +72,11 @@ def test_prod_deploys_two_regions_with_their_own_providers() -> None:
     clusters = [r for r in registrations if r.type == "aws:eks/cluster:Cluster"]
     assert sorted(regions[c.urn] for c in clusters) == ["eu-west-1", "us-east-1"]
     pools = [r for r in registrations if r.type == "kubernetes:karpenter.sh/v1:NodePool"]
-    assert Counter(regions[p.urn] for p in pools) == {"eu-west-1": 2, "us-east-1": 2}
+    per_region = 2 * 3  # a spot and an on-demand pool for each of the three teams
+    assert Counter(regions[p.urn] for p in pools) == {
+        "eu-west-1": per_region,
+        "us-east-1": per_region,
+    }
 
 
 def test_restricted_data_stays_in_the_eu() -> None:
@@ -353,3 +357,44 @@ def test_the_spot_service_linked_role_is_created_once_when_the_stack_asks() -> N
     )
     roles = [r for r in both_regions if r.type == "aws:iam/serviceLinkedRole:ServiceLinkedRole"]
     assert len(config.regions) == 2 and len(roles) == 1
+
+
+def _denies(statement: dict[str, Any], request_tags: dict[str, str]) -> bool:
+    """Whether a Deny statement applies to a launch whose request tags instances with
+    `request_tags` (only the condition operators the circuit breaker uses are understood)."""
+    conditions = statement.get("Condition", {})
+    assert set(conditions) <= {"StringEquals"}, conditions
+    return all(
+        key.startswith("aws:RequestTag/") and request_tags.get(key.split("/", 1)[1]) == value
+        for key, value in conditions.get("StringEquals", {}).items()
+    )
+
+
+def test_a_teams_circuit_breaker_stops_its_own_launches_and_no_other_teams() -> None:
+    """Each team's capacity is tagged for its budget, and its budget action's deny matches the
+    launches of that team's EC2NodeClass and of no other team's (issue 10 items 12 and 13)."""
+    registrations, _ = planned("prod")
+    node_classes = [r for r in registrations if r.inputs.get("kind") == "EC2NodeClass"]
+    launch_tags = {r.inputs["metadata"]["name"]: r.inputs["spec"]["tags"] for r in node_classes}
+    teams = {tags["team"] for tags in launch_tags.values()}
+    assert teams == {
+        t.name for t in parse_stack_config(read_stack_file(ROOT / "Pulumi.prod.yaml")).teams
+    }
+    budgets = {
+        r.inputs["costFilters"][0]["values"][0].split("$", 1)[1]: r
+        for r in registrations
+        if r.type == "aws:budgets/budget:Budget"
+    }
+    assert set(budgets) == teams  # each team's budget filters on the tag its capacity carries
+    denies = {
+        r.name.removeprefix("budget-").removesuffix("-circuit-breaker"): json.loads(
+            r.inputs["policy"]
+        )["Statement"]
+        for r in registrations
+        if r.type == "aws:iam/policy:Policy" and r.name.endswith("-circuit-breaker")
+    }
+    assert set(denies) == teams
+    for tripped, statements in denies.items():
+        for node_class, tags in launch_tags.items():
+            stopped = any(_denies(s, tags) for s in statements if s["Effect"] == "Deny")
+            assert stopped == (tags["team"] == tripped), (tripped, node_class)

@@ -37,8 +37,6 @@ TEAMS = (
 BASE: dict[str, Any] = {
     "teams": TEAMS,
     "environment": "dev",
-    "spot_node_pool": "gpu-spot",
-    "on_demand_node_pool": "gpu-on-demand",
 }
 KUEUE_KINDS = {"ResourceFlavor", "WorkloadPriorityClass", "ClusterQueue", "LocalQueue"}
 
@@ -183,14 +181,10 @@ def test_flavors_map_quota_onto_the_node_pools(deployed: Deployment) -> None:
     spot = deployed.named("ResourceFlavor", "gpu-spot")
     on_demand = deployed.named("ResourceFlavor", "gpu-on-demand")
     assert "namespace" not in spot["metadata"]
-    assert spot["spec"]["nodeLabels"] == {
-        "karpenter.sh/capacity-type": "spot",
-        "karpenter.sh/nodepool": "gpu-spot",
-    }
-    assert on_demand["spec"]["nodeLabels"] == {
-        "karpenter.sh/capacity-type": "on-demand",
-        "karpenter.sh/nodepool": "gpu-on-demand",
-    }
+    # Shared by the teams (Kueue lends quota only within a flavor): no pool name, so each team's
+    # pods land on its own pools through their own burst.io/team selector.
+    assert spot["spec"]["nodeLabels"] == {"karpenter.sh/capacity-type": "spot"}
+    assert on_demand["spec"]["nodeLabels"] == {"karpenter.sh/capacity-type": "on-demand"}
     gpu_taint = {"key": "nvidia.com/gpu", "value": "true", "effect": "NoSchedule"}
     gpu_toleration = {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}
     assert spot["spec"]["nodeTaints"] == [
@@ -332,34 +326,30 @@ def test_every_emitted_object_validates(deployed: Deployment) -> None:
         assert validate_object(obj) == []
 
 
-def test_wired_to_gpu_capacity_outputs() -> None:
+def test_every_team_pool_can_serve_the_flavor_of_its_capacity_type() -> None:
     def program() -> None:
         provider = k8s.Provider("k8s", kubeconfig="{}")
         opts = pulumi.ResourceOptions(providers=[provider])
-        capacity = GpuCapacity(
-            "gpu",
-            GpuCapacityArgs(
-                cluster_name="burst",
-                environment="dev",
-                instance_profile_name="node",
-                discovery_tag_value="burst",
-                volume_kms_key_arn="arn:aws:kms:us-east-1:111122223333:key/abc",
-                spot_gpu_limit=24,
-                on_demand_gpu_limit=4,
-                name_prefix="accel",
-                spot_taint_key="burst.io/spot",
-            ),
-            opts=opts,
-        )
-        TeamQueues(
-            "queues",
-            make_args(
-                spot_node_pool=capacity.spot_pool_name,
-                on_demand_node_pool=capacity.on_demand_pool_name,
-                spot_taint_key=capacity.spot_taint_key,
-            ),
-            opts=opts,
-        )
+        capacities = [
+            GpuCapacity(
+                f"gpu-{team}",
+                GpuCapacityArgs(
+                    cluster_name="burst",
+                    environment="dev",
+                    instance_profile_name="node",
+                    discovery_tag_value="burst",
+                    volume_kms_key_arn="arn:aws:kms:us-east-1:111122223333:key/abc",
+                    spot_gpu_limit=24,
+                    on_demand_gpu_limit=4,
+                    name_prefix=f"gpu-{team}",
+                    team=team,
+                    spot_taint_key="burst.io/spot",
+                ),
+                opts=opts,
+            )
+            for team in ("quant", "ml")
+        ]
+        TeamQueues("queues", make_args(spot_taint_key=capacities[0].spot_taint_key), opts=opts)
 
     recorded = run_program(program, project="burst-platform", stack="test")
     flavors = {
@@ -367,11 +357,22 @@ def test_wired_to_gpu_capacity_outputs() -> None:
         for r in recorded
         if r.inputs.get("kind") == "ResourceFlavor"
     }
-    assert flavors["gpu-spot"]["nodeLabels"]["karpenter.sh/nodepool"] == "accel-spot"
-    assert flavors["gpu-on-demand"]["nodeLabels"]["karpenter.sh/nodepool"] == "accel-on-demand"
     assert flavors["gpu-spot"]["nodeTaints"][0]["key"] == "burst.io/spot"
-    pools = {r.inputs["metadata"]["name"] for r in recorded if r.inputs.get("kind") == "NodePool"}
-    assert {f["nodeLabels"]["karpenter.sh/nodepool"] for f in flavors.values()} == pools
+    pools = [r.inputs["spec"]["template"] for r in recorded if r.inputs.get("kind") == "NodePool"]
+    assert len(pools) == 4
+    for flavor in flavors.values():
+        serving = [
+            pool
+            for pool in pools
+            if all(
+                any(
+                    req["key"] == key and req["operator"] == "In" and value in req["values"]
+                    for req in pool["spec"]["requirements"]
+                )
+                for key, value in flavor["nodeLabels"].items()
+            )
+        ]
+        assert {pool["metadata"]["labels"]["burst.io/team"] for pool in serving} == {"quant", "ml"}
 
 
 def test_options_reach_the_objects(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -451,8 +452,6 @@ def test_options_reach_the_objects(monkeypatch: pytest.MonkeyPatch) -> None:
         ),
         (lambda: make_args(environment="Dev"), "environment"),
         (lambda: make_args(cohort=""), "cohort"),
-        (lambda: make_args(spot_node_pool="Gpu Spot"), "spot_node_pool"),
-        (lambda: make_args(on_demand_node_pool="gpu-spot"), "on_demand_node_pool"),
         (lambda: make_args(spot_taint_key="bad key"), "spot_taint_key"),
         (lambda: make_args(spot_taint_key="nvidia.com/gpu"), "spot_taint_key"),
         (lambda: make_args(image_registry="https://mirror.example.com"), "image_registry"),
