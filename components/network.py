@@ -35,11 +35,15 @@ DEFAULT_INTERFACE_ENDPOINTS: tuple[str, ...] = (
     "sts",
     "sqs",
     "ssm",
+    "ssmmessages",
+    "ec2messages",
     "eks",
     "eks-auth",
     "logs",
 )
-"""AWS services a private EKS cluster with Karpenter and Pod Identity calls from inside the VPC."""
+"""AWS services a private EKS cluster with Karpenter and Pod Identity calls from inside the VPC;
+`ssmmessages` and `ec2messages` carry Session Manager, so nodes are reachable for debugging with
+no SSH and no bastion (the nodes' role carries AmazonSSMManagedInstanceCore)."""
 
 REQUIRED_INTERFACE_ENDPOINTS = frozenset(
     {"ec2", "ecr.api", "ecr.dkr", "sts", "sqs", "ssm", "eks", "logs"}

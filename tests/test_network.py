@@ -76,6 +76,8 @@ def test_endpoints_for_every_required_service_with_policies(run: Run) -> None:
         if e.inputs["vpcEndpointType"] == "Interface"
     }
     assert interface == set(DEFAULT_INTERFACE_ENDPOINTS)
+    # Session Manager reaches nodes through these, with no SSH, bastion or internet route.
+    assert {"ssm", "ssmmessages", "ec2messages"} <= interface
     gateway = [e for e in endpoints if e.inputs["vpcEndpointType"] == "Gateway"]
     assert [g.inputs["serviceName"] for g in gateway] == ["com.amazonaws.eu-west-1.s3"]
     statements = {s["Sid"]: s for s in json.loads(gateway[0].inputs["policy"])["Statement"]}
