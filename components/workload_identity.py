@@ -18,8 +18,11 @@ from typing import Any
 
 import pulumi
 import pulumi_aws as aws
+import pulumi_kubernetes as k8s
 
 from components.conventions import (
+    ENVIRONMENT_TAG,
+    TEAM_TAG,
     ComponentArgsError,
     bounded_name,
     require_account_id,
@@ -239,6 +242,10 @@ class WorkloadIdentityArgs:
     service_accounts: Sequence[str] = ("training", "backtest")
     """Kubernetes service accounts that get a role each."""
 
+    create_service_accounts: bool = True
+    """Create the service accounts in `namespace` (through the Kubernetes provider in the
+    component's `providers`; the namespace must exist first); False when they are made elsewhere."""
+
     max_session_seconds: int = 3600
     """Maximum session length of the roles, 900 to 3600 seconds."""
 
@@ -285,8 +292,9 @@ class WorkloadIdentityArgs:
 class WorkloadIdentity(pulumi.ComponentResource):
     """IAM roles for a team's training and backtest service accounts, bound by EKS Pod Identity.
 
-    Children, per service account: an IAM role, its inline least-privilege policy and a pod
-    identity association; plus, without `permissions_boundary_arn`, one boundary policy.
+    Children, per service account: an IAM role, its inline least-privilege policy, a pod
+    identity association and (`create_service_accounts`) the Kubernetes ServiceAccount itself;
+    plus, without `permissions_boundary_arn`, one boundary policy.
     """
 
     role_arns: dict[str, pulumi.Output[str]]
@@ -361,6 +369,19 @@ class WorkloadIdentity(pulumi.ComponentResource):
                 tags=tags,
                 opts=pulumi.ResourceOptions(parent=self),
             )
+            if args.create_service_accounts:
+                k8s.core.v1.ServiceAccount(
+                    f"{name}-{service_account}-account",
+                    metadata={
+                        "name": service_account,
+                        "namespace": args.namespace,
+                        "labels": {TEAM_TAG: args.team, ENVIRONMENT_TAG: args.environment},
+                    },
+                    # Pod Identity brings its own projected token; the workloads need no
+                    # Kubernetes API token.
+                    automount_service_account_token=False,
+                    opts=pulumi.ResourceOptions(parent=self),
+                )
             self.role_arns[service_account] = role.arn
 
         self.boundary_arn = boundary_arn

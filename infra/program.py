@@ -151,7 +151,7 @@ def build_region(
         )
         for team in config.teams
     ]
-    TeamQueues(
+    queues = TeamQueues(
         f"queues-{region}",
         TeamQueuesArgs(
             teams=[
@@ -213,7 +213,10 @@ def build_region(
                 write_bucket_arns=[storage.checkpoint_bucket_arn],
                 kms_key_arns=[storage.kms_key_arn],
             ),
-            opts=aws_only,
+            # The service accounts go into the team namespace TeamQueues creates.
+            opts=pulumi.ResourceOptions(
+                providers=[provider, cluster.k8s_provider], depends_on=[queues]
+            ),
         )
 
     return karpenter.role_name, {

@@ -398,3 +398,18 @@ def test_a_teams_circuit_breaker_stops_its_own_launches_and_no_other_teams() -> 
         for node_class, tags in launch_tags.items():
             stopped = any(_denies(s, tags) for s in statements if s["Effect"] == "Deny")
             assert stopped == (tags["team"] == tripped), (tripped, node_class)
+
+
+def test_workload_service_accounts_wait_for_their_namespace() -> None:
+    registrations, _ = planned("prod")
+    by_urn = {r.urn: r for r in registrations}
+    namespaces = {
+        (r.provider, r.inputs["metadata"]["name"]): r
+        for r in registrations
+        if r.type == "kubernetes:core/v1:Namespace"
+    }
+    accounts = [r for r in registrations if r.type == "kubernetes:core/v1:ServiceAccount"]
+    assert accounts
+    for account in accounts:  # same cluster (provider), and created after the namespace
+        namespace = namespaces[(account.provider, account.inputs["metadata"]["namespace"])]
+        assert namespace.urn in by_urn[account.parent].dependencies, account.urn

@@ -309,3 +309,15 @@ def test_bad_arguments_are_rejected_naming_the_field(changes: dict[str, Any], fi
     with pytest.raises(ComponentArgsError) as error:
         dataclasses.replace(ARGS, **changes)
     assert error.value.field == field
+
+
+def test_the_trusted_service_accounts_exist_in_the_team_namespace() -> None:
+    registrations = run(("ml", ARGS))
+    accounts = of_type(registrations, "kubernetes:core/v1:ServiceAccount")
+    associations = of_type(registrations, "aws:eks/podIdentityAssociation:PodIdentityAssociation")
+    assert {
+        (a.inputs["metadata"]["namespace"], a.inputs["metadata"]["name"]) for a in accounts
+    } == {(a.inputs["namespace"], a.inputs["serviceAccount"]) for a in associations}
+    assert all(a.inputs["automountServiceAccountToken"] is False for a in accounts)
+    elsewhere = run(("ml", dataclasses.replace(ARGS, create_service_accounts=False)))
+    assert not of_type(elsewhere, "kubernetes:core/v1:ServiceAccount")
