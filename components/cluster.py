@@ -235,6 +235,41 @@ def boundary_policy_document(actions: Sequence[str], region: str) -> dict[str, A
     }
 
 
+def logs_key_statements(account_id: str, region: str, log_group_name: str) -> list[dict[str, Any]]:
+    """Key policy statements that let CloudWatch Logs encrypt one log group with the key: the
+    regional service principal, bound to that log group by the encryption context (which
+    `kms:DescribeKey` does not carry, so describing the key is a statement of its own)."""
+    logs = {"Service": f"logs.{region}.amazonaws.com"}
+    return [
+        {
+            "Sid": "LogsEncryptTheLogGroup",
+            "Effect": "Allow",
+            "Principal": logs,
+            "Action": [
+                "kms:Encrypt",
+                "kms:Decrypt",
+                "kms:ReEncrypt*",
+                "kms:GenerateDataKey*",
+            ],
+            "Resource": "*",
+            "Condition": {
+                "StringEquals": {
+                    "kms:EncryptionContext:aws:logs:arn": (
+                        f"arn:aws:logs:{region}:{account_id}:log-group:{log_group_name}"
+                    )
+                }
+            },
+        },
+        {
+            "Sid": "LogsDescribeKey",
+            "Effect": "Allow",
+            "Principal": logs,
+            "Action": "kms:DescribeKey",
+            "Resource": "*",
+        },
+    ]
+
+
 def kubeconfig(cluster_name: str, endpoint: str, ca_data: str, region: str) -> str:
     """Kubeconfig that authenticates with short-lived tokens from `aws eks get-token`."""
     return json.dumps(
@@ -540,10 +575,21 @@ class BurstCluster(pulumi.ComponentResource):
             ),
             opts=child,
         )
+        log_group_name = f"/aws/eks/{args.cluster_name}/cluster"
+        logs_key = self._rotating_key(
+            f"{name}-logs",
+            f"Control-plane logs of {args.cluster_name}",
+            tags,
+            key_policy(
+                args.account_id,
+                *logs_key_statements(args.account_id, args.region, log_group_name),
+            ),
+        )
         log_group = aws.cloudwatch.LogGroup(
             f"{name}-control-plane",
-            name=f"/aws/eks/{args.cluster_name}/cluster",
+            name=log_group_name,
             retention_in_days=args.log_retention_days,
+            kms_key_id=logs_key.arn,
             tags=tags,
             opts=child,
         )

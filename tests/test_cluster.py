@@ -443,3 +443,22 @@ def test_the_cluster_role_may_use_the_secrets_key_before_the_cluster_is_created(
     assert encryption.property_dependencies["policy"] == [secrets_key.urn]
     (cluster,) = of_type(regs, "aws:eks/cluster:Cluster")
     assert encryption.urn in cluster.dependencies
+
+
+def test_control_plane_logs_are_encrypted_with_a_key_bound_to_their_log_group(run: Run) -> None:
+    regs = build(run, cluster_args())
+    (log_group,) = of_type(regs, "aws:cloudwatch/logGroup:LogGroup")
+    (logs_key,) = [k for k in of_type(regs, "aws:kms/key:Key") if k.name == "cluster-logs"]
+    assert log_group.property_dependencies["kmsKeyId"] == [logs_key.urn]
+    statements = {s["Sid"]: s for s in json.loads(logs_key.inputs["policy"])["Statement"]}
+    logs = statements["LogsEncryptTheLogGroup"]
+    assert logs["Principal"] == {"Service": "logs.eu-west-1.amazonaws.com"}
+    assert logs["Condition"] == {
+        "StringEquals": {
+            "kms:EncryptionContext:aws:logs:arn": (
+                f"arn:aws:logs:eu-west-1:{ACCOUNT}:log-group:/aws/eks/burst-dev/cluster"
+            )
+        }
+    }
+    assert logs_key.inputs["enableKeyRotation"] is True
+    assert statements["LogsDescribeKey"]["Action"] == "kms:DescribeKey"
