@@ -157,6 +157,7 @@ def raw_config(shape: EstateShape) -> dict[str, Any]:
         "network": {"availabilityZoneCount": 3},
         "storage": {"checkpointClass": "internal", "checkpointExpiryDays": 14},
         "budgets": {"circuitBreaker": True, "anomalyThresholdUsd": 250},
+        "alerts": {"emails": ["platform-oncall@example.com"]},
     }
 
 

@@ -22,11 +22,16 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
+from components.alerts import (
+    EMAIL_PATTERN,
+    SNS_TOPIC_NAME_MAX,
+    publisher_key_policy,
+    publisher_topic_policy,
+)
 from components.conventions import (
     TEAM_TAG,
     ComponentArgsError,
     bounded_name,
-    key_policy,
     require_account_id,
     require_name,
     require_positive,
@@ -48,10 +53,8 @@ MAX_EMAIL_SUBSCRIBERS = 10
 BUDGET_NAME_MAX = 100
 IAM_ROLE_NAME_MAX = 64
 IAM_POLICY_NAME_MAX = 128
-SNS_TOPIC_NAME_MAX = 256
 EXECUTION_ROLE_SESSION_SECONDS = 3600
 
-EMAIL_PATTERN = re.compile(r"^[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}$")
 IAM_ROLE_NAME_PATTERN = re.compile(r"^[\w+=,.@-]{1,64}$")
 TAG_KEY_PATTERN = re.compile(r"^[\w .:/=+@-]{1,128}$")
 
@@ -90,42 +93,6 @@ def anomaly_monitor_specification(team: str) -> str:
         },
         sort_keys=True,
     )
-
-
-def alerts_key_policy(account_id: str) -> dict[str, Any]:
-    """Key policy of the alert topic's KMS key.
-
-    The account root administers the key (which delegates to IAM), and the two billing services
-    may create and read data keys, which they need to publish to an encrypted topic.
-    """
-    return key_policy(
-        account_id,
-        {
-            "Sid": "BillingServicesUseKey",
-            "Effect": "Allow",
-            "Principal": {"Service": list(BILLING_SERVICE_PRINCIPALS)},
-            "Action": ["kms:GenerateDataKey*", "kms:Decrypt"],
-            "Resource": "*",
-            "Condition": {"StringEquals": {"aws:SourceAccount": account_id}},
-        },
-    )
-
-
-def alerts_topic_policy(topic_arn: str, account_id: str) -> dict[str, Any]:
-    """Topic policy: only Budgets and Cost Anomaly Detection, on behalf of this account, publish."""
-    return {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Sid": "BillingServicesPublish",
-                "Effect": "Allow",
-                "Principal": {"Service": list(BILLING_SERVICE_PRINCIPALS)},
-                "Action": "SNS:Publish",
-                "Resource": topic_arn,
-                "Condition": {"StringEquals": {"aws:SourceAccount": account_id}},
-            }
-        ],
-    }
 
 
 def circuit_breaker_deny_policy(team: str) -> dict[str, Any]:
@@ -309,7 +276,7 @@ class TeamBudget(pulumi.ComponentResource):
             f"{name}-alerts-key",
             description=f"Budget and anomaly alerts of {args.team}/{args.environment}",
             enable_key_rotation=True,
-            policy=json.dumps(alerts_key_policy(args.account_id)),
+            policy=json.dumps(publisher_key_policy(args.account_id, BILLING_SERVICE_PRINCIPALS)),
             tags=tags,
             opts=pulumi.ResourceOptions(parent=self),
         )
@@ -330,7 +297,9 @@ class TeamBudget(pulumi.ComponentResource):
             f"{name}-alerts-policy",
             arn=topic.arn,
             policy=topic.arn.apply(
-                lambda arn: json.dumps(alerts_topic_policy(arn, args.account_id))
+                lambda arn: json.dumps(
+                    publisher_topic_policy(arn, args.account_id, BILLING_SERVICE_PRINCIPALS)
+                )
             ),
             opts=pulumi.ResourceOptions(parent=self),
         )

@@ -18,6 +18,7 @@ from typing import Any
 
 from burst.documents import is_finite_number, key_hint, read_yaml
 from burst.errors import BurstError
+from components.alerts import EMAIL_PATTERN
 from components.conventions import (
     ACCOUNT_ID_PATTERN,
     GPU_INSTANCE_FAMILIES,
@@ -34,7 +35,6 @@ DEFAULT_GPU_FAMILIES = ("g5", "g6", "g6e", "p4d", "p5")
 ANY_REGION = "*"
 
 _DNS_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$")
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _FAMILY = re.compile(r"^[a-z][a-z0-9-]*$")
 _TGW = re.compile(r"^tgw-[0-9a-f]{8,17}$")
 
@@ -49,6 +49,7 @@ STRUCTURED_KEYS = (
     "network",
     "storage",
     "budgets",
+    "alerts",
 )
 KNOWN_KEYS = frozenset(SCALAR_KEYS + STRUCTURED_KEYS)
 
@@ -126,6 +127,7 @@ class StackConfig:
     circuit_breaker: bool
     activate_cost_allocation_tags: bool
     anomaly_threshold_usd: float
+    alert_emails: tuple[str, ...]
 
     def team(self, name: str) -> Team:
         """The team called `name`."""
@@ -427,6 +429,15 @@ def parse_stack_config(raw: Mapping[str, Any]) -> StackConfig:
         what="a lower-case prefix of at most 20 characters",
     )
 
+    alerts = read.mapping(raw.get("alerts"), "alerts")
+    read.unknown_keys(alerts, "alerts", ("emails",))
+    alert_emails = tuple(
+        read.string(e, f"alerts.emails[{j}]", pattern=EMAIL_PATTERN, what="an email address")
+        for j, e in enumerate(read.sequence(alerts.get("emails"), "alerts.emails", required=True))
+    )
+    if isinstance(alerts.get("emails"), list) and not alert_emails:
+        problems.add("alerts.emails", "must name at least one address for the platform's alarms")
+
     budgets = read.mapping(raw.get("budgets"), "budgets")
     read.unknown_keys(
         budgets, "budgets", ("circuitBreaker", "anomalyThresholdUsd", "activateCostAllocationTags")
@@ -471,6 +482,7 @@ def parse_stack_config(raw: Mapping[str, Any]) -> StackConfig:
         circuit_breaker=circuit_breaker,
         activate_cost_allocation_tags=activate_tags,
         anomaly_threshold_usd=anomaly,
+        alert_emails=alert_emails,
     )
 
 
@@ -528,7 +540,9 @@ def _teams(read: _Reader, value: Any) -> list[Team]:
         )
         budget = read.number(entry.get("monthlyBudgetUsd"), f"{path}.monthlyBudgetUsd")
         emails = tuple(
-            read.string(e, f"{path}.budgetEmails[{j}]", pattern=_EMAIL, what="an email address")
+            read.string(
+                e, f"{path}.budgetEmails[{j}]", pattern=EMAIL_PATTERN, what="an email address"
+            )
             for j, e in enumerate(
                 read.sequence(entry.get("budgetEmails"), f"{path}.budgetEmails", required=True)
             )

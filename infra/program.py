@@ -10,6 +10,7 @@ from __future__ import annotations
 import pulumi
 import pulumi_aws as aws
 
+from components.alerts import PlatformAlerts, PlatformAlertsArgs
 from components.budgets import (
     CostAllocationTags,
     CostAllocationTagsArgs,
@@ -98,9 +99,25 @@ def build_region(
         ),
         opts=aws_only,
     )
+    alerts = PlatformAlerts(
+        f"alerts-{region}",
+        PlatformAlertsArgs(
+            cluster_name=config.cluster_name,
+            region=region,
+            environment=env,
+            account_id=config.account_id,
+            emails=config.alert_emails,
+        ),
+        opts=aws_only,
+    )
     interruption = InterruptionQueue(
         f"interruption-{region}",
-        InterruptionQueueArgs(cluster_name=config.cluster_name, region=region, environment=env),
+        InterruptionQueueArgs(
+            cluster_name=config.cluster_name,
+            region=region,
+            environment=env,
+            alarm_topic_arn=alerts.topic_arn,
+        ),
         opts=aws_only,
     )
     both = pulumi.ResourceOptions(providers=[provider, cluster.k8s_provider])

@@ -207,6 +207,8 @@ def test_yaml_and_json_agree() -> None:
         ({"gpu": {"instanceFamilies": ["g5", "t3"]}}, "gpu.instanceFamilies[1]", "not an NVIDIA"),
         ({"gpu": {"amiAlias": "al2023@v20251001"}}, "gpu.amiAlias", "Bottlerocket release"),
         ({"cluster": {"mode": "attach"}}, "cluster.mode", "second VPC beside the cluster"),
+        ({"alerts": {"emails": []}}, "alerts.emails", "at least one address"),
+        ({"alerts": {}}, "alerts.emails", "required"),
         ({"gpu": {"amiAlias": "bottlerocket@latest"}}, "gpu.amiAlias", "Bottlerocket release"),
         (
             {"network": {"cidrs": {"eu-west-1": "52.0.0.0/16"}}},

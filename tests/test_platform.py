@@ -178,6 +178,7 @@ def test_bad_config_exits_2_with_one_line_per_problem(tmp_path: Path) -> None:
       regions: ["*"]
       datasets: [{name: ticks, team: hft}]
   burst-platform:gpu: {instanceFamilies: []}
+  burst-platform:alerts: {emails: [oncall@example.com]}
 """
     result = burst(
         "plan", "--stack", "broken", "--root", str(broken_project(tmp_path, config)), cwd=ROOT

@@ -61,6 +61,7 @@ EXPECTED_RULES = {
     "guards.dangling_dependency",
     "guards.budget_without_action",
     "guards.budget_alert_path_incomplete",
+    "guards.alarm_alert_path_incomplete",
     "workloads.privileged_container",
     "workloads.host_namespaces",
     "workloads.host_path_volume",

@@ -3,7 +3,8 @@
 # description: >-
 #   The resources that make another resource safe must be in the stack: a bucket's public-access
 #   block, encryption, TLS-only policy, versioning and object lock, a KMS key's explicit policy,
-#   a budget's circuit breaker and alert path, and every resource another one depends on.
+#   a budget's circuit breaker and alert path, an alarm's alert path, and every resource another
+#   one depends on.
 #   Removing one of them from the program must fail the check, not pass it.
 package burst.guards
 
@@ -12,6 +13,8 @@ import data.burst.lib
 bucket_types := {"aws:s3/bucket:Bucket", "aws:s3/bucketV2:BucketV2"}
 
 budget_type := "aws:budgets/budget:Budget"
+
+alarm_type := "aws:cloudwatch/metricAlarm:MetricAlarm"
 
 buckets := lib.of_types(bucket_types)
 
@@ -26,6 +29,7 @@ reads := {
 	"guards.dangling_dependency": {},
 	"guards.budget_without_action": {budget_type: [["name"], ["costFilters"], ["filterExpression"]]},
 	"guards.budget_alert_path_incomplete": {budget_type: [["notifications"]]},
+	"guards.alarm_alert_path_incomplete": {alarm_type: [["alarmActions"]]},
 }
 
 # On a preview that leaves unchanged resources out, a shown bucket's companions or a shown
@@ -59,6 +63,10 @@ partial_undecided contains rule if {
 partial_undecided contains rule if {
 	lib.touches(_budget_types)
 	some rule in {"guards.budget_without_action", "guards.budget_alert_path_incomplete"}
+}
+
+partial_undecided contains "guards.alarm_alert_path_incomplete" if {
+	lib.touches(((_budget_types - {budget_type, "aws:budgets/budgetAction:BudgetAction"}) | {alarm_type}))
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -401,17 +409,29 @@ _missing_action_state := "unknown" if {
 	_action_unknown
 } else := "yes"
 
-# SNS topics a budget's notifications publish to, by the dependency record, else by ARN.
-_alert_topics(b) := {t.urn |
+# SNS topics a resource notifies: those its `key` input was computed from (the dependency
+# record), else those whose name ends one of the topic ARNs it gives.
+_notified_topics(r, key, arns) := {t.urn |
 	some t in lib.of_type("aws:sns/topic:Topic")
-	t.urn in lib.property_sources(b, "notifications")
+	t.urn in lib.property_sources(r, key)
 } | {t.urn |
-	some n in lib.as_list(object.get(lib.inputs(b), "notifications", []))
-	some arn in lib.as_list(object.get(n, "subscriberSnsTopicArns", []))
+	some arn in arns
 	is_string(arn)
 	some t in lib.of_type("aws:sns/topic:Topic")
 	endswith(arn, concat("", [":", object.get(lib.inputs(t), "name", t.name)]))
 }
+
+# SNS topics a budget's notifications publish to.
+_alert_topics(b) := _notified_topics(b, "notifications", [arn |
+	some n in lib.as_list(object.get(lib.inputs(b), "notifications", []))
+	some arn in lib.as_list(object.get(n, "subscriberSnsTopicArns", []))
+])
+
+# What an alert topic lacks of its path to people: its own policy, a subscription.
+_missing_path(topic) := [what |
+	some [what, linked] in [["topic policy", _topics_with_policy], ["subscription", _topics_with_subscription]]
+	not topic in linked
+]
 
 _topic_links(type, key) := {u |
 	some r in lib.of_type(type)
@@ -436,10 +456,28 @@ _topics_with_subscription := _topic_links("aws:sns/topicSubscription:TopicSubscr
 findings contains lib.finding(rego.metadata.rule(), b.urn, "yes", msg) if {
 	some b in lib.of_type(budget_type)
 	some topic in _alert_topics(b)
-	missing := [what |
-		some [what, linked] in [["a topic policy", _topics_with_policy], ["a subscription", _topics_with_subscription]]
-		not topic in linked
-	]
+	missing := _missing_path(topic)
 	count(missing) > 0
 	msg := sprintf("budget %s alerts SNS topic %s, which has no %s", [b.name, lib.urn_name(topic), concat(" and no ", missing)])
+}
+
+# METADATA
+# title: Alarm that reaches nobody
+# description: >-
+#   An SNS topic a CloudWatch alarm notifies has no topic policy of its own (the default policy
+#   lets every principal of the account publish, so alerts can be forged or drowned out) or no
+#   subscription (nobody receives the alarm).
+# custom:
+#   id: guards.alarm_alert_path_incomplete
+#   severity: deny
+#   remediation: >-
+#     Give the topic a policy that lets cloudwatch.amazonaws.com publish on behalf of the account
+#     only, and at least one subscription (the PlatformAlerts component does both; stack config
+#     alerts.emails lists the subscribers).
+findings contains lib.finding(rego.metadata.rule(), a.urn, "yes", msg) if {
+	some a in lib.of_type(alarm_type)
+	some topic in _notified_topics(a, "alarmActions", lib.as_list(object.get(lib.inputs(a), "alarmActions", [])))
+	missing := _missing_path(topic)
+	count(missing) > 0
+	msg := sprintf("alarm %s notifies SNS topic %s, which has no %s", [a.name, lib.urn_name(topic), concat(" and no ", missing)])
 }

@@ -140,6 +140,27 @@ test_alert_path if {
 	t.severities(fired([budget, topic, topic_policy, subscription]), "guards.budget_alert_path_incomplete") == set()
 	fs := fired([budget, topic, topic_policy])
 	t.severities(fs, "guards.budget_alert_path_incomplete") == {"deny"}
-	contains(t.of_rule(fs, "guards.budget_alert_path_incomplete")[0].message, "no a subscription")
+	contains(t.of_rule(fs, "guards.budget_alert_path_incomplete")[0].message, "which has no subscription")
 	t.severities(fired([budget, topic]), "guards.budget_alert_path_incomplete") == {"deny"}
+}
+
+alarm := object.union(
+	t.res("aws:cloudwatch/metricAlarm:MetricAlarm", "on-demand-g", {"alarmActions": [t.unknown]}),
+	{"propertyDependencies": {"alarmActions": [topic.urn]}},
+)
+
+alarm_by_arn := t.res("aws:cloudwatch/metricAlarm:MetricAlarm", "stale", {"alarmActions": ["arn:aws:sns:eu-west-1:111122223333:quant-alerts"]})
+
+test_alarm_alert_path if {
+	t.severities(fired([alarm, topic, topic_policy, subscription]), "guards.alarm_alert_path_incomplete") == set()
+	fs := fired([alarm, topic, subscription])
+	t.severities(fs, "guards.alarm_alert_path_incomplete") == {"deny"}
+	contains(t.of_rule(fs, "guards.alarm_alert_path_incomplete")[0].message, "which has no topic policy")
+	t.severities(fired([alarm_by_arn, topic, topic_policy]), "guards.alarm_alert_path_incomplete") == {"deny"}
+	t.severities(fired([alarm_by_arn, topic, topic_policy, subscription]), "guards.alarm_alert_path_incomplete") == set()
+}
+
+test_alarm_without_actions_names_no_topic if {
+	silent := t.res("aws:cloudwatch/metricAlarm:MetricAlarm", "quiet", {})
+	t.severities(fired([silent, topic]), "guards.alarm_alert_path_incomplete") == set()
 }
