@@ -157,7 +157,13 @@ class DeterministicMocks(pulumi_mocks.Mocks):
                 "endpoint": _eks_endpoint(cluster, region),
                 "certificateAuthorities": [{"data": "bW9jay1jYQ=="}],
                 "vpcConfig": {
-                    "clusterSecurityGroupId": f"sg-{_digest(cluster, region, 'cluster')}"
+                    "clusterSecurityGroupId": f"sg-{_digest(cluster, region, 'cluster')}",
+                    "vpcId": f"vpc-{_digest(cluster, region, 'vpc')}",
+                    "subnetIds": [
+                        f"subnet-{_digest(cluster, region, zone)}" for zone in ("b", "a", "c")
+                    ],
+                    "endpointPrivateAccess": True,
+                    "endpointPublicAccess": False,
                 },
                 "version": "1.34",
             }

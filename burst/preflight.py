@@ -20,6 +20,7 @@ from burst.documents import read_yaml
 from burst.errors import BurstError
 from burst.mock_runtime import Registration
 from burst.plan import plan_registrations, resource_regions
+from components.network import DEFAULT_INTERFACE_ENDPOINTS
 from infra.config import StackConfig, parse_stack_config, read_stack_file
 
 REQUIRED_TOOLS = {
@@ -118,6 +119,21 @@ def _account_checks(config: StackConfig, registrations: Sequence[Registration]) 
                 "aws iam get-role --role-name AWSServiceRoleForEC2Spot",
             )
         )
+    if config.cluster_mode == "attach":
+        needed = ", ".join(DEFAULT_INTERFACE_ENDPOINTS)
+        for region in config.regions:
+            vpc = (
+                f"$(aws eks describe-cluster --region {region} --name {config.cluster_name} "
+                "--query cluster.resourcesVpcConfig.vpcId --output text)"
+            )
+            results.append(
+                Result(
+                    "check",
+                    f"{region}: the existing cluster's VPC has the S3 gateway endpoint and "
+                    f"interface endpoints for {needed} (attach mode creates none): aws ec2 "
+                    f"describe-vpc-endpoints --region {region} --filters Name=vpc-id,Values={vpc}",
+                )
+            )
     regions = resource_regions(registrations)
     node_classes = [r for r in registrations if r.inputs.get("kind") == "EC2NodeClass"]
     for node_class in node_classes:

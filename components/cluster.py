@@ -321,6 +321,12 @@ class BurstCluster(pulumi.ComponentResource):
     endpoint: pulumi.Output[str]
     """Private API server endpoint."""
 
+    vpc_id: pulumi.Output[str]
+    """VPC of the cluster: the one given in create mode, the existing cluster's in attach mode."""
+
+    subnet_ids: pulumi.Output[list[str]]
+    """Subnets of the cluster (attach mode: the existing cluster's, where Karpenter launches)."""
+
     node_role_name: pulumi.Output[str]
     """Role of Karpenter's nodes (its own: not the system node group's)."""
 
@@ -408,6 +414,8 @@ class BurstCluster(pulumi.ComponentResource):
             self.endpoint = cluster.endpoint
             ca_data = cluster.certificate_authority.data
             cluster_sg = cluster.vpc_config.cluster_security_group_id
+            self.vpc_id = cluster.vpc_config.vpc_id
+            self.subnet_ids = cluster.vpc_config.subnet_ids
             access_dependency: list[pulumi.Resource] = [cluster]
         else:
             cluster_ready = []
@@ -419,6 +427,8 @@ class BurstCluster(pulumi.ComponentResource):
             self.endpoint = existing.endpoint
             ca_data = existing.certificate_authorities[0].data
             cluster_sg = existing.vpc_config.cluster_security_group_id
+            self.vpc_id = existing.vpc_config.vpc_id
+            self.subnet_ids = existing.vpc_config.subnet_ids.apply(sorted)
             access_dependency = []
 
         karpenter_nodes = aws.eks.AccessEntry(

@@ -242,6 +242,11 @@ class GpuCapacityArgs:
     """Name of the EC2NodeClass and prefix of the NodePools (`<prefix>-spot`,
     `<prefix>-on-demand`)."""
 
+    subnet_ids: pulumi.Input[Sequence[str]] | None = None
+    """Subnets Karpenter launches into, by ID; None selects the subnets tagged
+    `karpenter.sh/discovery=<discovery_tag_value>` (attaching to an existing cluster, whose
+    subnets the program does not tag, passes the cluster's subnets here)."""
+
     team: str | None = None
     """Team the capacity is dedicated to: every instance and volume carries the EC2 tag
     `team=<team>`, so the team's budget (filtered on that cost-allocation tag) sees its GPU hours
@@ -490,7 +495,13 @@ def node_class_spec(args: GpuCapacityArgs) -> dict[str, Any]:
     return {
         "amiSelectorTerms": [{"alias": args.ami_alias}],
         "instanceProfile": args.instance_profile_name,
-        "subnetSelectorTerms": [discovery],
+        "subnetSelectorTerms": (
+            [discovery]
+            if args.subnet_ids is None
+            else pulumi.Output.from_input(args.subnet_ids).apply(
+                lambda ids: [{"id": subnet} for subnet in ids]
+            )
+        ),
         "securityGroupSelectorTerms": [discovery],
         "associatePublicIPAddress": False,
         "metadataOptions": {

@@ -303,16 +303,8 @@ def parse_stack_config(raw: Mapping[str, Any]) -> StackConfig:
         cluster.get("createSpotServiceLinkedRole"), "cluster.createSpotServiceLinkedRole", False
     )
     cluster_mode = read.string(cluster.get("mode"), "cluster.mode", default="create")
-    if cluster_mode == "attach":
-        # BurstCluster can attach, but the program would still create a VPC (and its endpoints
-        # and node security group) beside the existing cluster instead of using the cluster's.
-        problems.add(
-            "cluster.mode",
-            "'attach' is not supported by the program yet: it would build a second VPC beside "
-            "the cluster instead of using the cluster's own; use 'create'",
-        )
-    elif cluster_mode != "create":
-        problems.add("cluster.mode", f"{cluster_mode!r} must be 'create'")
+    if cluster_mode not in ("create", "attach"):
+        problems.add("cluster.mode", f"{cluster_mode!r} must be 'create' or 'attach'")
     cluster_name = read.string(
         cluster.get("name"),
         "cluster.name",

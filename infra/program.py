@@ -59,32 +59,39 @@ def build_region(
     if account_wide and config.create_spot_service_linked_role:
         spot_prerequisites.append(spot_service_linked_role(provider, env))
 
-    network = PrivateNetwork(
-        f"network-{region}",
-        PrivateNetworkArgs(
-            environment=env,
-            region=region,
-            account_id=config.account_id,
-            cidr_block=config.vpc_cidrs[region],
-            availability_zones=[
-                f"{region}{z}" for z in ZONE_LETTERS[: config.availability_zone_count]
-            ],
-            discovery_tag_value=discovery,
-            on_prem=_on_prem_link(config, region),
-        ),
-        opts=aws_only,
+    attach = config.cluster_mode == "attach"
+    # Attaching to an existing cluster uses its VPC and subnets (looked up by BurstCluster): the
+    # program builds no second network beside it, and Karpenter launches into its subnets.
+    network = (
+        None
+        if attach
+        else PrivateNetwork(
+            f"network-{region}",
+            PrivateNetworkArgs(
+                environment=env,
+                region=region,
+                account_id=config.account_id,
+                cidr_block=config.vpc_cidrs[region],
+                availability_zones=[
+                    f"{region}{z}" for z in ZONE_LETTERS[: config.availability_zone_count]
+                ],
+                discovery_tag_value=discovery,
+                on_prem=_on_prem_link(config, region),
+            ),
+            opts=aws_only,
+        )
     )
     cluster = BurstCluster(
         f"cluster-{region}",
         BurstClusterArgs(
-            mode="create" if config.cluster_mode == "create" else "attach",
+            mode="attach" if attach else "create",
             cluster_name=config.cluster_name,
             environment=env,
             region=region,
             account_id=config.account_id,
             discovery_tag_value=discovery,
-            subnet_ids=network.private_subnet_ids,
-            node_security_group_id=network.node_security_group_id,
+            subnet_ids=network.private_subnet_ids if network else (),
+            node_security_group_id=network.node_security_group_id if network else None,
             admin_role_arns=config.admin_role_arns,
             api_access_cidrs=api_access_cidrs(config, region),
         ),
@@ -162,6 +169,7 @@ def build_region(
                 on_demand_gpu_limit=team.on_demand_gpus,
                 name_prefix=f"gpu-{team.name}",
                 team=team.name,
+                subnet_ids=cluster.subnet_ids if attach else None,
                 region=region,
             ),
             opts=in_cluster,
@@ -237,7 +245,7 @@ def build_region(
         )
 
     return karpenter.role_name, {
-        "vpcId": network.vpc_id,
+        "vpcId": cluster.vpc_id,
         "clusterName": cluster.cluster_name,
         "interruptionQueue": interruption.queue_name,
     }

@@ -206,7 +206,7 @@ def test_yaml_and_json_agree() -> None:
         ),
         ({"gpu": {"instanceFamilies": ["g5", "t3"]}}, "gpu.instanceFamilies[1]", "not an NVIDIA"),
         ({"gpu": {"amiAlias": "al2023@v20251001"}}, "gpu.amiAlias", "Bottlerocket release"),
-        ({"cluster": {"mode": "attach"}}, "cluster.mode", "second VPC beside the cluster"),
+        ({"cluster": {"mode": "adopt"}}, "cluster.mode", "must be 'create' or 'attach'"),
         ({"alerts": {"emails": []}}, "alerts.emails", "at least one address"),
         ({"alerts": {}}, "alerts.emails", "required"),
         ({"gpu": {"amiAlias": "bottlerocket@latest"}}, "gpu.amiAlias", "Bottlerocket release"),

@@ -414,3 +414,37 @@ def test_workload_service_accounts_wait_for_their_namespace() -> None:
     for account in accounts:  # same cluster (provider), and created after the namespace
         namespace = namespaces[(account.provider, account.inputs["metadata"]["namespace"])]
         assert namespace.urn in by_urn[account.parent].dependencies, account.urn
+
+
+def test_attach_mode_uses_the_existing_clusters_vpc_and_subnets() -> None:
+    """Attaching builds no second network beside the cluster (issue 10 item 9): no VPC, subnets,
+    endpoints or on-prem link; Karpenter launches into the looked-up cluster's subnets."""
+    raw = read_stack_file(ROOT / "Pulumi.dev.yaml")
+    raw["cluster"] = {**raw["cluster"], "mode": "attach"}
+    config = parse_stack_config(raw)
+    registrations = run_program(
+        lambda: build_platform(config),
+        project="burst-platform",
+        stack="dev",
+        config=to_pulumi_config(raw),
+        account_id=config.account_id,
+        default_region=config.regions[0],
+    )
+    types = {r.type for r in registrations}
+    assert not types & {
+        "aws:ec2/vpc:Vpc",
+        "aws:ec2/subnet:Subnet",
+        "aws:ec2/vpcEndpoint:VpcEndpoint",
+        "aws:ec2/vpnConnection:VpnConnection",
+        "aws:ec2transitgateway/vpcAttachment:VpcAttachment",
+        "aws:eks/cluster:Cluster",
+    }
+    node_classes = [r for r in registrations if r.inputs.get("kind") == "EC2NodeClass"]
+    assert node_classes
+    for node_class in node_classes:
+        terms = node_class.inputs["spec"]["subnetSelectorTerms"]
+        assert terms and all(set(term) == {"id"} for term in terms), terms
+        assert [t["id"] for t in terms] == sorted(t["id"] for t in terms)
+    (sg_tag,) = [r for r in registrations if r.type == "aws:ec2/tag:Tag"]
+    assert sg_tag.inputs["key"] == "karpenter.sh/discovery"
+    assert sg_tag.inputs["resourceId"].startswith("sg-")

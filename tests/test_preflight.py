@@ -103,3 +103,16 @@ def test_a_broken_stack_is_exit_2_naming_the_key(
     assert code == 2 and lines == []
     assert [line for line in err.splitlines() if "gpu.amiAlias" in line], err
     assert os.path.exists(root / "Pulumi.prod.yaml")
+
+
+def test_attach_mode_asks_for_the_clusters_endpoints(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    text = (ROOT / "Pulumi.prod.yaml").read_text().replace("    mode: create", "    mode: attach")
+    assert "mode: attach" in text
+    root = project(tmp_path / "p", text)
+    tools_on_path(monkeypatch, tmp_path, "pulumi", "aws")
+    code, lines, _ = preflight(capsys, root)
+    assert code == 0, lines
+    endpoint_checks = [line for line in lines if "describe-vpc-endpoints" in line]
+    assert len(endpoint_checks) == 2 and all("ssmmessages" in line for line in endpoint_checks)
