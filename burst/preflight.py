@@ -29,13 +29,34 @@ REQUIRED_TOOLS = {
 }
 """Commands `pulumi up` needs on PATH, and why."""
 
+STANDARD = "A, C, D, H, I, M, R, T, Z"
 EC2_VCPU_QUOTAS = {
     ("spot", "G"): ("L-3819A6DF", "All G and VT Spot Instance Requests"),
     ("spot", "P"): ("L-7212CCBC", "All P Spot Instance Requests"),
+    ("spot", "Standard"): (
+        "L-34B43A08",
+        "All Standard (A, C, D, H, I, M, R, T, Z) Spot Instance Requests",
+    ),
     ("on-demand", "G"): ("L-DB2E81BA", "Running On-Demand G and VT instances"),
     ("on-demand", "P"): ("L-417A185B", "Running On-Demand P instances"),
+    ("on-demand", "Standard"): (
+        "L-1216C47A",
+        "Running On-Demand Standard (A, C, D, H, I, M, R, T, Z) instances",
+    ),
 }
 """EC2 vCPU quotas (Service Quotas codes) by capacity type and instance class."""
+
+
+def quota_class(family: str) -> str | None:
+    """The EC2 vCPU quota class of an instance family (None: one this report does not cover)."""
+    if family.startswith("p"):
+        return "P"
+    if family.startswith(("g", "vt")):
+        return "G"
+    if family[:1] in STANDARD.lower().replace(", ", ""):
+        return "Standard"
+    return None
+
 
 FAMILY_KEY = "karpenter.k8s.aws/instance-family"
 CAPACITY_KEY = "karpenter.sh/capacity-type"
@@ -149,8 +170,8 @@ def _account_checks(config: StackConfig, registrations: Sequence[Registration]) 
                     f"{parameter}-nvidia/x86_64/{version}/image_id",
                 )
             )
-    for (region, capacity, quota_class), vcpus in sorted(_vcpu_needs(registrations).items()):
-        code, name = EC2_VCPU_QUOTAS[(capacity, quota_class)]
+    for (region, capacity, usage_class), vcpus in sorted(_vcpu_needs(registrations).items()):
+        code, name = EC2_VCPU_QUOTAS[(capacity, usage_class)]
         results.append(
             Result(
                 "check",
@@ -187,10 +208,10 @@ def _vcpu_needs(registrations: Sequence[Registration]) -> dict[tuple[str, str, s
         cpu = int(str(spec.get("limits", {}).get("cpu", "0")))
         if not cpu:
             continue
-        classes = {"P" if family.startswith("p") else "G" for family in requirements[FAMILY_KEY]}
+        classes = {c for family in requirements[FAMILY_KEY] if (c := quota_class(family))}
         for capacity in requirements[CAPACITY_KEY]:
-            for quota_class in classes:
-                needs[(regions.get(pool.urn, ""), capacity, quota_class)] += cpu
+            for usage_class in classes:
+                needs[(regions.get(pool.urn, ""), capacity, usage_class)] += cpu
     return dict(needs)
 
 

@@ -1,4 +1,5 @@
-"""GPU spot capacity for Karpenter: one EC2NodeClass and a spot-first fallback ladder of NodePools.
+"""GPU spot capacity for Karpenter: one EC2NodeClass and a spot-first fallback ladder of NodePools,
+plus an optional spot CPU pool for the CPU-only work of the same users.
 
 The ladder is two NodePools over the same EC2NodeClass and the same NVIDIA x86 requirements:
 
@@ -45,6 +46,7 @@ import pulumi_kubernetes as k8s
 from components.conventions import (
     DISCOVERY_TAG,
     ENVIRONMENT_TAG,
+    GPU_INSTANCE_FAMILIES,
     PLATFORM_NAME,
     PLATFORM_TAG,
     TEAM_TAG,
@@ -69,7 +71,8 @@ TEAM_LABEL = "burst.io/team"
 A team's pods select it (`nodeSelector`) and tolerate it; no other pod can land there."""
 
 CAPACITY_TIER_LABEL = "burst.io/capacity-tier"
-"""Node label naming the rung of the fallback ladder a node came from (`spot` or `on-demand`)."""
+"""Node label naming the pool a node came from: the GPU ladder's `spot` or `on-demand` rung, or
+the `cpu` pool."""
 
 
 REGION_LABEL = "topology.kubernetes.io/region"
@@ -256,6 +259,18 @@ class GpuCapacityArgs:
     spot_weight: int = 50
     """NodePool weight of the spot pool (1..100); must be above `on_demand_weight`."""
 
+    cpu_instance_families: Sequence[str] = ()
+    """CPU instance families of a spot CPU pool (`<prefix>-cpu`) for CPU-only work such as
+    backtests, so it does not buy GPU nodes; empty: no CPU pool."""
+
+    cpu_vcpu_limit: int = 0
+    """Most vCPUs the CPU pool may provision at once (NodePool `limits`); required with
+    `cpu_instance_families`."""
+
+    cpu_weight: int = 80
+    """NodePool weight of the CPU pool; above `spot_weight`, so Karpenter tries it first for
+    every pod it fits: CPU-only pods (GPU pods fit no CPU instance type)."""
+
     on_demand_weight: int = 10
     """NodePool weight of the on-demand pool (1..100)."""
 
@@ -327,6 +342,7 @@ class GpuCapacityArgs:
         )
         _require_int("spot_weight", self.spot_weight, 1, _MAX_WEIGHT)
         _require_int("on_demand_weight", self.on_demand_weight, 1, _MAX_WEIGHT)
+        self._check_cpu_pool()
         if self.spot_weight <= self.on_demand_weight:
             raise ComponentArgsError(
                 "spot_weight", "must be above on_demand_weight so spot is tried first"
@@ -362,6 +378,30 @@ class GpuCapacityArgs:
                 "ami_alias",
                 f"{alias!r} must be a pinned Bottlerocket alias 'bottlerocket@vX.Y.Z' of at most "
                 f"{_AMI_ALIAS_MAX} characters (no @latest; the GPU pools need its NVIDIA variants)",
+            )
+
+    def _check_cpu_pool(self) -> None:
+        families = self.cpu_instance_families
+        if isinstance(families, str):
+            raise ComponentArgsError("cpu_instance_families", "must be a list, not a string")
+        if len(set(families)) != len(families):
+            raise ComponentArgsError("cpu_instance_families", "must not repeat a family")
+        for family in families:
+            if not isinstance(family, str) or not _FAMILY.match(family):
+                raise ComponentArgsError(
+                    "cpu_instance_families", f"{family!r} is not an instance family name"
+                )
+            if family in GPU_INSTANCE_FAMILIES:
+                raise ComponentArgsError("cpu_instance_families", f"{family!r} is a GPU family")
+        _require_int("cpu_vcpu_limit", self.cpu_vcpu_limit, minimum=0)
+        if bool(families) != (self.cpu_vcpu_limit > 0):
+            raise ComponentArgsError(
+                "cpu_vcpu_limit", "give both cpu_instance_families and a positive cpu_vcpu_limit"
+            )
+        _require_int("cpu_weight", self.cpu_weight, 1, _MAX_WEIGHT)
+        if families and self.cpu_weight <= self.spot_weight:
+            raise ComponentArgsError(
+                "cpu_weight", "must be above spot_weight so CPU-only pods try the CPU pool first"
             )
 
     def _check_families(self) -> None:
@@ -474,6 +514,16 @@ class GpuCapacity(pulumi.ComponentResource):
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[node_class]),
             )
 
+        if args.cpu_instance_families:
+            k8s.apiextensions.CustomResource(
+                f"{name}-cpu",
+                api_version=NODEPOOL_API_VERSION,
+                kind="NodePool",
+                metadata={"name": f"{args.name_prefix}-cpu", "labels": _object_labels(args)},
+                spec=cpu_pool_spec(args, node_class_name),
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[node_class]),
+            )
+
         self.node_class_name = pulumi.Output.from_input(node_class_name)
         self.spot_pool_name = pulumi.Output.from_input(spot_pool)
         self.on_demand_pool_name = pulumi.Output.from_input(on_demand_pool)
@@ -541,15 +591,58 @@ def node_pool_spec(args: GpuCapacityArgs, capacity_type: str, node_class: str) -
     taints = [{"key": GPU_RESOURCE, "value": "true", "effect": "NoSchedule"}]
     if spot:
         taints.insert(0, {"key": args.spot_taint_key, "value": "true", "effect": "NoSchedule"})
-    if args.team:
-        taints.append({"key": TEAM_LABEL, "value": args.team, "effect": "NoSchedule"})
-    return {
-        "weight": args.spot_weight if spot else args.on_demand_weight,
-        "limits": {
-            GPU_RESOURCE: str(gpu_limit),
-            "cpu": str(gpu_limit * args.max_cpu_per_gpu),
-            "memory": f"{gpu_limit * args.max_memory_gi_per_gpu}Gi",
+    limits = {
+        GPU_RESOURCE: str(gpu_limit),
+        "cpu": str(gpu_limit * args.max_cpu_per_gpu),
+        "memory": f"{gpu_limit * args.max_memory_gi_per_gpu}Gi",
+    }
+    weight = args.spot_weight if spot else args.on_demand_weight
+    return _pool_spec(
+        args, weight, limits, capacity_type, _requirements(args, capacity_type), taints, node_class
+    )
+
+
+def cpu_pool_spec(args: GpuCapacityArgs, node_class: str) -> dict[str, Any]:
+    """The NodePool `spec` of the spot CPU pool: CPU families only, the spot taint and no GPU
+    taint, weighted above the GPU pools."""
+    families = list(args.cpu_instance_families)
+    family: dict[str, Any] = {
+        "key": "karpenter.k8s.aws/instance-family",
+        "operator": "In",
+        "values": families,
+    }
+    if len(families) > 1:
+        family["minValues"] = 2
+    requirements = [
+        {"key": "karpenter.sh/capacity-type", "operator": "In", "values": ["spot"]},
+        {"key": "kubernetes.io/arch", "operator": "In", "values": ["amd64"]},
+        {"key": "kubernetes.io/os", "operator": "In", "values": ["linux"]},
+        family,
+        {
+            "key": "node.kubernetes.io/instance-type",
+            "operator": "Exists",
+            "minValues": args.min_instance_types,
         },
+    ]
+    taints = [{"key": args.spot_taint_key, "value": "true", "effect": "NoSchedule"}]
+    limits = {"cpu": str(args.cpu_vcpu_limit), "memory": f"{args.cpu_vcpu_limit * 8}Gi"}
+    return _pool_spec(args, args.cpu_weight, limits, "cpu", requirements, taints, node_class)
+
+
+def _pool_spec(
+    args: GpuCapacityArgs,
+    weight: int,
+    limits: dict[str, str],
+    tier: str,
+    requirements: list[dict[str, Any]],
+    taints: list[dict[str, str]],
+    node_class: str,
+) -> dict[str, Any]:
+    if args.team:
+        taints = [*taints, {"key": TEAM_LABEL, "value": args.team, "effect": "NoSchedule"}]
+    return {
+        "weight": weight,
+        "limits": limits,
         "disruption": {
             "consolidationPolicy": "WhenEmpty",
             "consolidateAfter": args.consolidate_after,
@@ -559,7 +652,7 @@ def node_pool_spec(args: GpuCapacityArgs, capacity_type: str, node_class: str) -
             "metadata": {
                 "labels": {
                     **args.node_labels,
-                    CAPACITY_TIER_LABEL: capacity_type,
+                    CAPACITY_TIER_LABEL: tier,
                     **({TEAM_LABEL: args.team} if args.team else {}),
                 }
             },
@@ -569,7 +662,7 @@ def node_pool_spec(args: GpuCapacityArgs, capacity_type: str, node_class: str) -
                     "kind": "EC2NodeClass",
                     "name": node_class,
                 },
-                "requirements": _requirements(args, capacity_type),
+                "requirements": requirements,
                 "taints": taints,
                 "expireAfter": args.expire_after,
                 "terminationGracePeriod": args.termination_grace_period,

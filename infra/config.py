@@ -32,6 +32,8 @@ PROJECT = "burst-platform"
 
 DEFAULT_ALLOWED_REGIONS = ("us-east-1", "us-west-2", "eu-west-1", "eu-central-1")
 DEFAULT_GPU_FAMILIES = ("g5", "g6", "g6e", "p4d", "p5")
+DEFAULT_CPU_FAMILIES = ("c6i", "c7i", "m6i", "m7i", "r6i", "r7i")
+"""Families of the spot CPU pools, where CPU-only work (backtests) runs instead of on GPU nodes."""
 ANY_REGION = "*"
 
 _DNS_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$")
@@ -46,6 +48,7 @@ STRUCTURED_KEYS = (
     "dataClasses",
     "cluster",
     "gpu",
+    "cpu",
     "network",
     "storage",
     "budgets",
@@ -116,6 +119,7 @@ class StackConfig:
     create_spot_service_linked_role: bool
     gpu_families: tuple[str, ...]
     ami_alias: str
+    cpu_families: tuple[str, ...]
     min_instance_types: int
     on_demand_gpu_limit: int
     vpc_cidrs: dict[str, str]
@@ -373,6 +377,22 @@ def parse_stack_config(raw: Mapping[str, Any]) -> StackConfig:
     )
     on_demand_limit = read.integer(gpu.get("onDemandGpuLimit"), "gpu.onDemandGpuLimit", default=8)
 
+    cpu = read.mapping(raw.get("cpu"), "cpu")
+    read.unknown_keys(cpu, "cpu", ("instanceFamilies",))
+    cpu_families = tuple(
+        read.string(f, f"cpu.instanceFamilies[{i}]", pattern=_FAMILY, what="an instance family")
+        for i, f in enumerate(
+            read.sequence(
+                cpu.get("instanceFamilies", list(DEFAULT_CPU_FAMILIES)), "cpu.instanceFamilies"
+            )
+        )
+    )
+    for i, family in enumerate(cpu_families):
+        if family in GPU_INSTANCE_FAMILIES:
+            problems.add(f"cpu.instanceFamilies[{i}]", f"{family!r} is a GPU family")
+    if len(set(cpu_families)) != len(cpu_families):
+        problems.add("cpu.instanceFamilies", "lists a family twice")
+
     network = read.mapping(raw.get("network"), "network")
     read.unknown_keys(network, "network", ("cidrs", "availabilityZoneCount", "onPrem"))
     vpc_cidrs = _vpc_cidrs(read, network.get("cidrs"), regions)
@@ -463,6 +483,7 @@ def parse_stack_config(raw: Mapping[str, Any]) -> StackConfig:
         create_spot_service_linked_role=create_spot_role,
         gpu_families=families,
         ami_alias=ami_alias,
+        cpu_families=cpu_families,
         min_instance_types=min_types,
         on_demand_gpu_limit=on_demand_limit,
         vpc_cidrs=vpc_cidrs,

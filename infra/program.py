@@ -30,6 +30,8 @@ from components.workload_identity import WorkloadIdentity, WorkloadIdentityArgs
 from infra.config import StackConfig
 
 ZONE_LETTERS = "abcdef"
+TEAM_CPU_PER_GPU = TeamQuota.cpu_per_gpu
+"""CPU quota Kueue gives a team per GPU of quota; its CPU pool may hold as much."""
 
 
 def build_platform(config: StackConfig) -> None:
@@ -170,6 +172,12 @@ def build_region(
                 name_prefix=f"gpu-{team.name}",
                 team=team.name,
                 subnet_ids=cluster.subnet_ids if attach else None,
+                cpu_instance_families=config.cpu_families,
+                cpu_vcpu_limit=(
+                    (team.gpu_quota + team.gpu_borrowing_limit) * TEAM_CPU_PER_GPU
+                    if config.cpu_families
+                    else 0
+                ),
                 region=region,
             ),
             opts=in_cluster,

@@ -69,9 +69,13 @@ def _without_sames(doc: Doc) -> Doc:
 
 
 def _update_nodepool(plan: Doc) -> Doc:
-    """A pool's instance families changed (valid: still diversified), everything else same."""
+    """A GPU pool's instance families changed (valid: still diversified), everything else same."""
     doc = _as_existing(plan)
-    step = _of_type(doc, "kubernetes:karpenter.sh/v1:NodePool")[0]
+    step = next(
+        s
+        for s in _of_type(doc, "kubernetes:karpenter.sh/v1:NodePool")
+        if s["newState"]["inputs"]["metadata"]["name"].endswith("-spot")
+    )
     step["op"] = "update"
     step["oldState"] = copy.deepcopy(step["newState"])
     for requirement in step["newState"]["inputs"]["spec"]["template"]["spec"]["requirements"]:

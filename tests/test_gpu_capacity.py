@@ -536,3 +536,44 @@ def test_team_fields_are_the_components(overrides: dict[str, Any], field: str) -
     with pytest.raises(ComponentArgsError) as error:
         make_args(**overrides)
     assert error.value.field == field
+
+
+def test_the_cpu_pool_is_spot_untainted_for_gpus_and_tried_first() -> None:
+    args = make_args(
+        team="quant",
+        name_prefix="gpu-quant",
+        cpu_instance_families=["c7i", "m7i"],
+        cpu_vcpu_limit=96,
+    )
+    registrations, _ = deploy(args)
+    pools = {p["metadata"]["name"]: p for p in by_kind(registrations)["NodePool"]}
+    cpu = pools["gpu-quant-cpu"]["spec"]
+    assert cpu["weight"] > pools["gpu-quant-spot"]["spec"]["weight"]
+    assert cpu["limits"] == {"cpu": "96", "memory": "768Gi"}
+    requirements = {r["key"]: r for r in cpu["template"]["spec"]["requirements"]}
+    assert requirements["karpenter.sh/capacity-type"]["values"] == ["spot"]
+    assert requirements["karpenter.k8s.aws/instance-family"]["values"] == ["c7i", "m7i"]
+    assert "karpenter.k8s.aws/instance-gpu-manufacturer" not in requirements
+    taints = {t["key"]: t["value"] for t in cpu["template"]["spec"]["taints"]}
+    assert taints == {"spot": "true", "burst.io/team": "quant"}  # no GPU taint
+    assert cpu["template"]["metadata"]["labels"]["burst.io/capacity-tier"] == "cpu"
+    assert validate_object(pools["gpu-quant-cpu"]) == []
+    assert "gpu-cpu" not in {
+        p["metadata"]["name"] for p in by_kind(deploy(make_args())[0])["NodePool"]
+    }
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field"),
+    [
+        ({"cpu_instance_families": ["g5"], "cpu_vcpu_limit": 8}, "cpu_instance_families"),
+        ({"cpu_instance_families": ["c7i"]}, "cpu_vcpu_limit"),
+        ({"cpu_vcpu_limit": 8}, "cpu_vcpu_limit"),
+        ({"cpu_instance_families": ["c7i"], "cpu_vcpu_limit": 8, "cpu_weight": 20}, "cpu_weight"),
+        ({"cpu_instance_families": "c7i", "cpu_vcpu_limit": 8}, "cpu_instance_families"),
+    ],
+)
+def test_bad_cpu_pool_arguments_name_the_field(overrides: dict[str, Any], field: str) -> None:
+    with pytest.raises(ComponentArgsError) as error:
+        make_args(**overrides)
+    assert error.value.field == field

@@ -72,7 +72,7 @@ def test_prod_deploys_two_regions_with_their_own_providers() -> None:
     clusters = [r for r in registrations if r.type == "aws:eks/cluster:Cluster"]
     assert sorted(regions[c.urn] for c in clusters) == ["eu-west-1", "us-east-1"]
     pools = [r for r in registrations if r.type == "kubernetes:karpenter.sh/v1:NodePool"]
-    per_region = 2 * 3  # a spot and an on-demand pool for each of the three teams
+    per_region = 3 * 3  # a GPU spot, a GPU on-demand and a CPU spot pool for each of 3 teams
     assert Counter(regions[p.urn] for p in pools) == {
         "eu-west-1": per_region,
         "us-east-1": per_region,
@@ -448,3 +448,64 @@ def test_attach_mode_uses_the_existing_clusters_vpc_and_subnets() -> None:
     (sg_tag,) = [r for r in registrations if r.type == "aws:ec2/tag:Tag"]
     assert sg_tag.inputs["key"] == "karpenter.sh/discovery"
     assert sg_tag.inputs["resourceId"].startswith("sg-")
+
+
+def _tolerated(taints: list[dict[str, str]], tolerations: list[dict[str, str]]) -> bool:
+    def tolerates(taint: dict[str, str], toleration: dict[str, str]) -> bool:
+        if (
+            toleration.get("key") != taint["key"]
+            or toleration.get("effect", taint["effect"]) != taint["effect"]
+        ):
+            return False
+        return toleration.get("operator") == "Exists" or toleration.get("value") == taint["value"]
+
+    return all(any(tolerates(t, tol) for tol in tolerations) for t in taints)
+
+
+def test_cpu_only_work_lands_on_the_cpu_pool_and_gpu_work_on_gpu_pools() -> None:
+    """The pool Karpenter tries first for a team's pod, after Kueue's spot flavor adds its node
+    labels and tolerations: the CPU pool for a CPU-only backtest, a GPU pool for a GPU job."""
+    registrations, _ = planned("prod")
+    region = "eu-west-1"
+    regions = resource_regions(registrations)
+    (flavor,) = [
+        r.inputs["spec"]
+        for r in registrations
+        if r.inputs.get("kind") == "ResourceFlavor"
+        and r.inputs["metadata"]["name"] == "gpu-spot"
+        and regions[r.urn] == region
+    ]
+    pools = [
+        r.inputs["spec"]
+        for r in registrations
+        if r.inputs.get("kind") == "NodePool"
+        and regions[r.urn] == region
+        and r.inputs["spec"]["template"]["metadata"]["labels"].get("burst.io/team") == "quant"
+    ]
+    own = [
+        {"key": "burst.io/team", "operator": "Equal", "value": "quant", "effect": "NoSchedule"},
+        {"key": "spot", "operator": "Exists", "effect": "NoSchedule"},
+    ]
+    selector = {**flavor["nodeLabels"], "burst.io/team": "quant"}
+
+    def first_pool(wants_gpu: bool) -> str:
+        def fits(pool: dict[str, Any]) -> bool:
+            template = pool["template"]
+            requirements = {r["key"]: r for r in template["spec"]["requirements"]}
+            labels = template["metadata"]["labels"]
+            offers_gpu = "karpenter.k8s.aws/instance-gpu-manufacturer" in requirements
+            selected = all(
+                labels.get(k) == v or v in requirements.get(k, {}).get("values", [])
+                for k, v in selector.items()
+            )
+            return (
+                selected
+                and _tolerated(template["spec"]["taints"], [*flavor["tolerations"], *own])
+                and (offers_gpu or not wants_gpu)
+            )
+
+        best = max((p for p in pools if fits(p)), key=lambda p: p["weight"])
+        return str(best["template"]["metadata"]["labels"]["burst.io/capacity-tier"])
+
+    assert first_pool(wants_gpu=False) == "cpu"
+    assert first_pool(wants_gpu=True) == "spot"

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from burst.cli import main
+from components.team_queues import TeamQuota
 from infra.config import parse_stack_config, read_stack_file
 from tests.conftest import ROOT
 
@@ -56,6 +57,12 @@ def test_a_ready_stack_passes_and_lists_the_account_checks(
         assert any(
             line.startswith(f"check {region}: quota L-3819A6DF")
             and f"at least {spot_vcpus} vCPUs" in line
+            for line in lines
+        ), lines
+        cpu_pool_vcpus = config.spot_gpu_limit() * TeamQuota.cpu_per_gpu  # the CPU pools
+        assert any(
+            line.startswith(f"check {region}: quota L-34B43A08")
+            and f"at least {cpu_pool_vcpus} vCPUs" in line
             for line in lines
         ), lines
 
