@@ -215,6 +215,11 @@ class PrivateNetwork(pulumi.ComponentResource):
     cidr_block: str
     """The VPC CIDR block."""
 
+    dns_forwarder_ips: pulumi.Output[list[str]]
+    """Addresses of the Route 53 Resolver inbound endpoint (empty without `on_prem`): on-prem
+    DNS forwards `eks.amazonaws.com` (and the other PrivateLink names) here, because the
+    cluster's private endpoint name resolves only inside the VPC."""
+
     def __init__(
         self, name: str, args: PrivateNetworkArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
@@ -335,8 +340,12 @@ class PrivateNetwork(pulumi.ComponentResource):
             opts=child,
         )
 
+        self.dns_forwarder_ips = pulumi.Output.from_input([])
         if args.on_prem is not None:
             self._link_on_prem(name, args.on_prem, vpc, route_table, subnet_ids, tags)
+            self.dns_forwarder_ips = self._inbound_resolver(
+                name, args.on_prem, vpc, subnet_ids, tags
+            )
 
         self.vpc_id = vpc.id
         self.private_subnet_ids = pulumi.Output.all(*subnet_ids).apply(list)
@@ -349,8 +358,54 @@ class PrivateNetwork(pulumi.ComponentResource):
                 "private_subnet_ids": self.private_subnet_ids,
                 "node_security_group_id": self.node_security_group_id,
                 "endpoint_security_group_id": self.endpoint_security_group_id,
+                "dns_forwarder_ips": self.dns_forwarder_ips,
             }
         )
+
+    def _inbound_resolver(
+        self,
+        name: str,
+        link: OnPremLink,
+        vpc: aws.ec2.Vpc,
+        subnet_ids: list[pulumi.Output[str]],
+        tags: dict[str, str],
+    ) -> pulumi.Output[list[str]]:
+        """A Route 53 Resolver inbound endpoint that answers DNS from on-prem: `pulumi up` runs
+        there and must resolve the cluster's private endpoint, which only VPC DNS knows."""
+        child = pulumi.ResourceOptions(parent=self)
+        dns = [
+            aws.ec2.SecurityGroupIngressArgs(
+                description=f"DNS over {protocol} from on-prem",
+                protocol=protocol,
+                from_port=53,
+                to_port=53,
+                cidr_blocks=list(link.cidrs),
+            )
+            for protocol in ("udp", "tcp")
+        ]
+        resolver_sg = aws.ec2.SecurityGroup(
+            f"{name}-dns-inbound",
+            vpc_id=vpc.id,
+            description="Route 53 Resolver inbound endpoint: DNS from on-prem only",
+            ingress=dns,
+            egress=[],
+            tags={**tags, "Name": f"{name}-dns-inbound"},
+            opts=child,
+        )
+        resolver = aws.route53.ResolverEndpoint(
+            f"{name}-dns-inbound",
+            direction="INBOUND",
+            security_group_ids=[resolver_sg.id],
+            ip_addresses=[
+                aws.route53.ResolverEndpointIpAddressArgs(subnet_id=subnet) for subnet in subnet_ids
+            ],
+            tags={**tags, "Name": f"{name}-dns-inbound"},
+            opts=child,
+        )
+        forwarders: pulumi.Output[list[str]] = resolver.ip_addresses.apply(
+            lambda addresses: sorted(a.ip for a in addresses or [] if a.ip)
+        )
+        return forwarders
 
     def _link_on_prem(
         self,

@@ -254,6 +254,8 @@ def build_region(
 
     return karpenter.role_name, {
         "vpcId": cluster.vpc_id,
+        # Where on-prem DNS forwards eks.amazonaws.com to reach the private API endpoint.
+        "dnsForwarders": network.dns_forwarder_ips if network else [],
         "clusterName": cluster.cluster_name,
         "interruptionQueue": interruption.queue_name,
     }

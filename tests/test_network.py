@@ -214,3 +214,26 @@ def test_bad_arguments_name_the_field(overrides: dict[str, Any], field: str) -> 
     with pytest.raises(ComponentArgsError) as error:
         network_args(**overrides)
     assert error.value.field == field
+
+
+def test_on_prem_dns_reaches_the_private_endpoint_names_through_an_inbound_resolver(
+    run: Run,
+) -> None:
+    """`pulumi up` runs on-prem, and the cluster's private endpoint name resolves only inside the
+    VPC: an inbound Resolver endpoint in every private subnet answers on-prem DNS."""
+    link = OnPremLink(cidrs=["192.168.0.0/16"], transit_gateway_id="tgw-0123456789abcdef0")
+    regs = build(run, network_args(on_prem=link))
+    (resolver,) = of_type(regs, "aws:route53/resolverEndpoint:ResolverEndpoint")
+    assert resolver.inputs["direction"] == "INBOUND"
+    subnets = {s.urn for s in of_type(regs, "aws:ec2/subnet:Subnet")}
+    assert set(resolver.property_dependencies["ipAddresses"]) == subnets and len(subnets) >= 2
+    groups = {g.name: g for g in of_type(regs, "aws:ec2/securityGroup:SecurityGroup")}
+    dns = groups["net-dns-inbound"].inputs
+    assert sorted(
+        (r["protocol"], r["fromPort"], tuple(r["cidrBlocks"])) for r in dns["ingress"]
+    ) == [
+        ("tcp", 53, ("192.168.0.0/16",)),
+        ("udp", 53, ("192.168.0.0/16",)),
+    ]
+    assert dns["egress"] == []
+    assert not of_type(build(run, network_args()), "aws:route53/resolverEndpoint:ResolverEndpoint")
