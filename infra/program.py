@@ -7,6 +7,9 @@ carry the region, which keeps URNs and AWS names unique across regions.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
 import pulumi
 import pulumi_aws as aws
 
@@ -37,7 +40,7 @@ TEAM_CPU_PER_GPU = TeamQuota.cpu_per_gpu
 def build_platform(config: StackConfig) -> None:
     """Declare the whole burst layer for `config` and export its key outputs."""
     controller_roles: list[pulumi.Output[str]] = []
-    exports: dict[str, dict[str, pulumi.Output[str] | str]] = {}
+    exports: dict[str, dict[str, object]] = {}
     for index, region in enumerate(config.regions):
         controller_role, region_exports = build_region(config, region, account_wide=index == 0)
         controller_roles.append(controller_role)
@@ -48,7 +51,7 @@ def build_platform(config: StackConfig) -> None:
 
 def build_region(
     config: StackConfig, region: str, account_wide: bool = False
-) -> tuple[pulumi.Output[str], dict[str, pulumi.Output[str] | str]]:
+) -> tuple[pulumi.Output[str], dict[str, object]]:
     """Declare one region's burst layer; returns the Karpenter controller role name and exports.
 
     `account_wide`: this region also declares what the account has once (IAM is global).
@@ -153,55 +156,15 @@ def build_region(
     in_cluster = pulumi.ResourceOptions(
         providers=[cluster.k8s_provider], depends_on=[karpenter, *spot_prerequisites]
     )
-    # One GPU capacity per team: its instances carry its `team` tag, so its budget sees its GPU
-    # hours and its budget action stops its launches alone. Quota stays shared (see TeamQueues).
-    capacities = [
-        GpuCapacity(
-            f"gpu-{team.name}-{region}",
-            GpuCapacityArgs(
-                cluster_name=config.cluster_name,
-                environment=env,
-                instance_profile_name=cluster.node_instance_profile_name,
-                discovery_tag_value=discovery,
-                volume_kms_key_arn=cluster.volume_kms_key_arn,
-                gpu_instance_families=config.gpu_families,
-                ami_alias=config.ami_alias,
-                min_instance_types=config.min_instance_types,
-                spot_gpu_limit=team.gpu_quota + team.gpu_borrowing_limit,
-                on_demand_gpu_limit=team.on_demand_gpus,
-                name_prefix=f"gpu-{team.name}",
-                team=team.name,
-                subnet_ids=cluster.subnet_ids if attach else None,
-                cpu_instance_families=config.cpu_families,
-                cpu_vcpu_limit=(
-                    (team.gpu_quota + team.gpu_borrowing_limit) * TEAM_CPU_PER_GPU
-                    if config.cpu_families
-                    else 0
-                ),
-                region=region,
-            ),
-            opts=in_cluster,
-        )
-        for team in config.teams
-    ]
-    queues = TeamQueues(
-        f"queues-{region}",
-        TeamQueuesArgs(
-            teams=[
-                TeamQuota(
-                    name=team.name,
-                    gpu_quota=team.gpu_quota,
-                    on_demand_gpus=team.on_demand_gpus,
-                    gpu_borrowing_limit=team.gpu_borrowing_limit,
-                )
-                for team in config.teams
-            ],
-            environment=env,
-            spot_taint_key=capacities[0].spot_taint_key,
-            spot_pool_gpu_limit=config.spot_gpu_limit(),
-            on_demand_pool_gpu_limit=config.on_demand_gpu_limit,
+    queues = build_kubernetes_layer(
+        config,
+        region,
+        KubernetesLayerInputs(
+            instance_profile_name=cluster.node_instance_profile_name,
+            volume_kms_key_arn=cluster.volume_kms_key_arn,
+            subnet_ids=cluster.subnet_ids if attach else None,
             system_node_selector=cluster.system_node_selector,
-            image_registry=mirror.mirror_of("registry.k8s.io"),
+            kueue_image_registry=mirror.mirror_of("registry.k8s.io"),
         ),
         opts=in_cluster,
     )
@@ -259,6 +222,94 @@ def build_region(
         "clusterName": cluster.cluster_name,
         "interruptionQueue": interruption.queue_name,
     }
+
+
+@dataclass(frozen=True)
+class KubernetesLayerInputs:
+    """What a region's Kubernetes layer takes from its AWS layer (given as stack config when the
+    layer is deployed on its own, as `make e2e` does)."""
+
+    instance_profile_name: pulumi.Input[str]
+    """Instance profile of Karpenter's nodes."""
+
+    volume_kms_key_arn: pulumi.Input[str]
+    """KMS key of the nodes' volumes."""
+
+    subnet_ids: pulumi.Input[Sequence[str]] | None = None
+    """Subnets Karpenter launches into by ID (attach mode); None: the discovery-tagged ones."""
+
+    system_node_selector: Mapping[str, str] = field(default_factory=dict)
+    """Node labels of the nodes the controllers run on."""
+
+    kueue_image_registry: str | None = None
+    """Mirror of registry.k8s.io for the Kueue chart's image."""
+
+    install_kueue: bool = True
+    """Install Kueue's Helm chart (False where Kueue is installed otherwise)."""
+
+
+def build_kubernetes_layer(
+    config: StackConfig,
+    region: str,
+    inputs: KubernetesLayerInputs,
+    opts: pulumi.ResourceOptions,
+) -> TeamQueues:
+    """Declare a region's Kubernetes layer: each team's GPU and CPU capacity and the Kueue
+    queues; `opts` carries the region's Kubernetes provider. Returns the queues (they create the
+    team namespaces)."""
+    # One GPU capacity per team: its instances carry its `team` tag, so its budget sees its GPU
+    # hours and its budget action stops its launches alone. Quota stays shared (see TeamQueues).
+    capacities = [
+        GpuCapacity(
+            f"gpu-{team.name}-{region}",
+            GpuCapacityArgs(
+                cluster_name=config.cluster_name,
+                environment=config.environment,
+                instance_profile_name=inputs.instance_profile_name,
+                discovery_tag_value=f"{config.cluster_name}-{region}",
+                volume_kms_key_arn=inputs.volume_kms_key_arn,
+                gpu_instance_families=config.gpu_families,
+                ami_alias=config.ami_alias,
+                min_instance_types=config.min_instance_types,
+                spot_gpu_limit=team.gpu_quota + team.gpu_borrowing_limit,
+                on_demand_gpu_limit=team.on_demand_gpus,
+                name_prefix=f"gpu-{team.name}",
+                team=team.name,
+                subnet_ids=inputs.subnet_ids,
+                cpu_instance_families=config.cpu_families,
+                cpu_vcpu_limit=(
+                    (team.gpu_quota + team.gpu_borrowing_limit) * TEAM_CPU_PER_GPU
+                    if config.cpu_families
+                    else 0
+                ),
+                region=region,
+            ),
+            opts=opts,
+        )
+        for team in config.teams
+    ]
+    return TeamQueues(
+        f"queues-{region}",
+        TeamQueuesArgs(
+            teams=[
+                TeamQuota(
+                    name=team.name,
+                    gpu_quota=team.gpu_quota,
+                    on_demand_gpus=team.on_demand_gpus,
+                    gpu_borrowing_limit=team.gpu_borrowing_limit,
+                )
+                for team in config.teams
+            ],
+            environment=config.environment,
+            spot_taint_key=capacities[0].spot_taint_key,
+            spot_pool_gpu_limit=config.spot_gpu_limit(),
+            on_demand_pool_gpu_limit=config.on_demand_gpu_limit,
+            system_node_selector=inputs.system_node_selector,
+            image_registry=inputs.kueue_image_registry,
+            install_kueue=inputs.install_kueue,
+        ),
+        opts=opts,
+    )
 
 
 def spot_service_linked_role(provider: aws.Provider, environment: str) -> aws.iam.ServiceLinkedRole:
