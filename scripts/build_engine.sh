@@ -5,11 +5,13 @@
 #   etcd                        etcd server                     (engine/etcd)
 #   kube-apiserver              Kubernetes API server           (engine/kubernetes)
 #   kube-controller-manager     Kubernetes controller manager   (engine/kubernetes)
+# and links our own Python language host (engine/language_host, no build) next to them:
+#   pulumi-language-python      burst's LanguageRuntime server  (engine/language_host)
 # Versions come from engine/versions.env only. Each binary has a stamp
 # .tools/engine-stamps/<name>-<version> holding a hash of its wrapper module, pins and flags; a
 # binary whose stamp matches is skipped, so a warm run takes well under a second (a cold one
 # 30-45 min on 2 cores).
-# Usage: scripts/build_engine.sh [NAME...]   (default: all five). Build logs: .tools/engine-logs/.
+# Usage: scripts/build_engine.sh [NAME...]   (default: all six). Build logs: .tools/engine-logs/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -169,8 +171,23 @@ build() {
   echo "$name $version: built in $((SECONDS - start)) s$extra"
 }
 
+# The Python language host is a script of ours, not a Go build: link its launcher into .tools/bin,
+# where the CLI looks for the bundled `python` language plugin (relative link, so the launcher
+# still finds the repository from its resolved path).
+install_language_host() {
+  local link=$BIN/pulumi-language-python target=../../engine/language_host/pulumi-language-python
+  [ -x "engine/language_host/pulumi-language-python" ] || die "engine/language_host/pulumi-language-python is missing or not executable"
+  if [ -L "$link" ] && [ "$(readlink "$link")" = "$target" ]; then
+    echo "pulumi-language-python (burst): already installed"
+    return 0
+  fi
+  rm -f "$link"
+  ln -s "$target" "$link"
+  echo "pulumi-language-python (burst): installed"
+}
+
 mkdir -p "$BIN" "$STAMPS" "$LOGS"
-ALL="etcd pulumi-resource-kubernetes pulumi kube-apiserver kube-controller-manager"
+ALL="etcd pulumi-resource-kubernetes pulumi kube-apiserver kube-controller-manager pulumi-language-python"
 for name in ${@:-$ALL}; do
   case $name in
     pulumi) build pulumi "$PULUMI_VERSION" "$(key pulumi "$PULUMI_LDFLAGS")" ;;
@@ -180,6 +197,7 @@ for name in ${@:-$ALL}; do
     etcd) build etcd "$ETCD_VERSION" "$(key etcd "$ETCD_LDFLAGS")" ;;
     kube-apiserver) build kube-apiserver "$KUBERNETES_VERSION" "$(key kubernetes "$K8S_LDFLAGS")" ;;
     kube-controller-manager) build kube-controller-manager "$KUBERNETES_VERSION" "$(key kubernetes "$K8S_LDFLAGS")" ;;
+    pulumi-language-python) install_language_host ;;
     *) die "unknown binary '$name' (one of: $ALL)" ;;
   esac
 done
