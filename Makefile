@@ -5,7 +5,7 @@ BURST := $(VENV)/bin/burst
 OPA := .tools/bin/opa
 STACK ?= prod
 
-.PHONY: setup plan check test lint fmt policy-test policy-docs bench fuzz clean engine
+.PHONY: setup plan check test lint fmt policy-test policy-docs bench fuzz clean engine e2e
 
 setup:
 	@bash scripts/setup.sh
@@ -49,6 +49,10 @@ fuzz: setup
 # built from the Go module proxy into .tools/bin (30-45 min cold on 2 cores, under a second when built).
 engine:
 	@bash scripts/build_engine.sh
+
+# The Kubernetes layer through the real engine into a throw-away API server (tests/e2e).
+e2e: setup engine
+	BURST_E2E=1 $(VENV)/bin/pytest -q tests/e2e
 
 clean:
 	rm -rf build .pytest_cache .mypy_cache .ruff_cache .hypothesis

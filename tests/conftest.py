@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import tempfile
 from collections.abc import Callable, Mapping
@@ -14,6 +15,9 @@ import pytest
 from burst.mock_runtime import Registration, run_program
 
 ROOT = Path(__file__).resolve().parent.parent
+
+# The end-to-end tests need the real engine (`make engine`) and run only under `make e2e`.
+collect_ignore_glob = [] if os.environ.get("BURST_E2E") == "1" else ["e2e/*"]
 
 Run = Callable[[Callable[[], None]], list[Registration]]
 
