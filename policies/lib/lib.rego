@@ -120,9 +120,21 @@ touches(types) if {
 	t in touched_types
 }
 
+# URNs of the resources whose inputs may hold an unknown or secret value anywhere (computed once,
+# by a search of their JSON text, which is much faster than walking them; a key spelt like a
+# placeholder makes a false positive, which only costs the exact check): only these can have a
+# value at some path that a rule cannot read.
+urns_with_unknowns := {r.urn |
+	some r in resources
+	text := json.marshal(inputs(r))
+	some placeholder in unknown_values
+	contains(text, json.marshal(placeholder))
+}
+
 # True if the value at path (a list of keys) in the resource's inputs, or any value on the way
 # to it (the whole inputs included), is unknown or secret: the rule cannot see what it reads.
 unknown_at(r, path) if {
+	r.urn in urns_with_unknowns
 	some n in numbers.range(0, count(path))
 	is_unknown(object.get(r, array.concat(["inputs"], array.slice(path, 0, n)), null))
 }

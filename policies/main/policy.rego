@@ -44,6 +44,7 @@ unread contains [id, r.urn, concat(".", path)] if {
 	some id, per_type in data.burst[name].reads
 	some t, paths in per_type
 	some r in _subjects(t)
+	r.urn in lib.urns_with_unknowns
 	some path in paths
 	lib.unknown_at(r, path)
 }
