@@ -23,10 +23,18 @@ unknown_values := {unknown_sentinel, "[secret]"}
 # True if x is itself an unknown value.
 is_unknown(x) if x in unknown_values
 
-# True if x is, or contains at any depth, an unknown value.
+# True if x is, or contains at any depth, an unknown value. The walk runs only when x's JSON text
+# holds a placeholder at all (a fast search that most values fail).
 contains_unknown(x) if {
+	_may_hold_placeholder(x)
 	walk(x, [_, v])
 	v in unknown_values
+}
+
+_may_hold_placeholder(x) if {
+	text := json.marshal(x)
+	some placeholder in unknown_values
+	contains(text, json.marshal(placeholder))
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -124,12 +132,7 @@ touches(types) if {
 # by a search of their JSON text, which is much faster than walking them; a key spelt like a
 # placeholder makes a false positive, which only costs the exact check): only these can have a
 # value at some path that a rule cannot read.
-urns_with_unknowns := {r.urn |
-	some r in resources
-	text := json.marshal(inputs(r))
-	some placeholder in unknown_values
-	contains(text, json.marshal(placeholder))
-}
+urns_with_unknowns := {r.urn | some r in resources; _may_hold_placeholder(inputs(r))}
 
 # True if the value at path (a list of keys) in the resource's inputs, or any value on the way
 # to it (the whole inputs included), is unknown or secret: the rule cannot see what it reads.

@@ -29,24 +29,27 @@ packages contains sprintf("burst.%s", [name]) if {
 # Every rule set declares, per rule id, the input paths its subjects are judged on:
 # reads[rule_id][type] = [path, ...], where type is a canonical type or a prefix ending in "*".
 
-_subjects(t) := lib.of_type(t) if {
-	not endswith(t, "*")
-} else := [r |
-	some c in lib.types
-	startswith(c, trim_suffix(t, "*"))
-	some r in lib.of_type(c)
-]
-
 # [rule id, URN, path] where a value the rule reads is wholly unknown or secret (or something on
-# the way to it is): the rule cannot see the value at all.
+# the way to it is): the rule cannot see the value at all. Only resources whose inputs hold such
+# a value are looked at (usually few), each against the rules that read its type.
 unread contains [id, r.urn, concat(".", path)] if {
+	some r in lib.resources
+	r.urn in lib.urns_with_unknowns
+	type := lib.canonical_type(r.type)
 	some name
 	some id, per_type in data.burst[name].reads
 	some t, paths in per_type
-	some r in _subjects(t)
-	r.urn in lib.urns_with_unknowns
+	_reads_type(t, type)
 	some path in paths
 	lib.unknown_at(r, path)
+}
+
+# A reads key names a canonical type, or a type prefix ending in "*".
+_reads_type(t, type) if t == type
+
+_reads_type(t, type) if {
+	endswith(t, "*")
+	startswith(type, trim_suffix(t, "*"))
 }
 
 _unread_pairs := {[id, urn] | some [id, urn, _] in unread}
