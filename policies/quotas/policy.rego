@@ -326,10 +326,10 @@ _team_paths := {
 }
 
 _unknown_owner if {
-	some type in lib.raw_types
-	type != budget_type
-	some r in lib.by_raw_type[type]
-	some path in object.get(_team_paths, split(type, ":")[0], [])
+	some r in lib.resources
+	r.urn in lib.urns_with_unknowns
+	r.type != budget_type
+	some path in object.get(_team_paths, split(r.type, ":")[0], [])
 	lib.unknown_at(r, path)
 }
 
