@@ -386,7 +386,6 @@ class TeamQueues(pulumi.ComponentResource):
                 metadata={"name": priority.name},
                 value=priority.value,
                 preemption_policy=priority.preemption_policy,
-                global_default=False,
                 description=priority.description,
                 opts=pulumi.ResourceOptions(parent=self),
             )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import json
+import runpy
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -19,6 +20,8 @@ from typing import Any
 import pytest
 import yaml
 
+from burst.mock_runtime import run_program
+from burst.plan import preview_document
 from tests.e2e.control_plane import ROOT, TOOLS, ControlPlane, environment
 
 PROGRAM = Path(__file__).parent / "program"
@@ -100,8 +103,12 @@ def changed(document: dict[str, Any]) -> dict[str, str]:
     return {s["urn"]: s["op"] for s in document["steps"] if s["op"] != "same"}
 
 
+FIRST_PREVIEW: dict[str, Any] = {}
+
+
 def test_up_from_empty_then_no_changes(stack: Stack, cluster: ControlPlane) -> None:
     first = stack.preview()
+    FIRST_PREVIEW.update(first)
     assert not [d for d in first.get("diagnostics", []) if d.get("severity") == "error"], first
     creates = {urn for urn, op in changed(first).items() if op == "create"}
     assert any("NodePool" in urn for urn in creates) and any(
@@ -113,6 +120,46 @@ def test_up_from_empty_then_no_changes(stack: Stack, cluster: ControlPlane) -> N
     assert set(pools) == {f"gpu-{t}-{tier}" for t in teams for tier in ("spot", "on-demand", "cpu")}
     assert set(objects(cluster, "clusterqueues.kueue.x-k8s.io")) == {f"team-{t}" for t in teams}
     stack.pulumi("preview", "--expect-no-changes", "--stack", STACK)
+
+
+def _provider_ref(reference: str) -> str:
+    """A provider reference without its ID (the engine's is a UUID, the mocks' a digest)."""
+    return reference.rsplit("::", 1)[0] if reference.count("::") > 3 else reference
+
+
+def _comparable(state: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "type": state["type"],
+        "parent": state.get("parent", ""),
+        "provider": _provider_ref(state.get("provider", "")),
+        "dependencies": sorted(state.get("dependencies", [])),
+        "propertyDependencies": {
+            k: sorted(v) for k, v in state.get("propertyDependencies", {}).items() if v
+        },
+    }
+
+
+def test_burst_plan_gives_the_engines_first_deploy_preview(stack: Stack) -> None:
+    """`burst plan`'s document (the mock runtime) against the engine's own first-deploy preview
+    of the same program and config: same URNs, types, parents, providers and dependencies, and
+    for Kubernetes objects the same inputs. A difference is a bug in `burst plan` or in what we
+    believe the engine records."""
+    assert FIRST_PREVIEW, "runs after test_up_from_empty_then_no_changes"
+    config = {k: v for k, v in stack.config.items()}
+    registrations = run_program(
+        lambda: runpy.run_path(str(PROGRAM / "__main__.py")),
+        project="burst-platform",
+        stack=STACK,
+        config=config,
+        first_deploy=True,
+    )
+    planned = {s["urn"]: s["newState"] for s in preview_document(registrations, {})["steps"]}
+    engine = {s["urn"]: s["newState"] for s in FIRST_PREVIEW["steps"]}
+    assert sorted(planned) == sorted(engine)
+    for urn, state in engine.items():
+        assert _comparable(planned[urn]) == _comparable(state), urn
+        if state["type"].startswith("kubernetes:") and state.get("custom"):
+            assert planned[urn]["inputs"] == state["inputs"], urn
 
 
 def test_a_quota_and_family_change_updates_exactly_those_objects(
