@@ -30,18 +30,19 @@ REQUIRED_TOOLS = {
 """Commands `pulumi up` needs on PATH, and why."""
 
 STANDARD = "A, C, D, H, I, M, R, T, Z"
+"""First letters of the instance families EC2 counts as Standard."""
 EC2_VCPU_QUOTAS = {
     ("spot", "G"): ("L-3819A6DF", "All G and VT Spot Instance Requests"),
     ("spot", "P"): ("L-7212CCBC", "All P Spot Instance Requests"),
     ("spot", "Standard"): (
         "L-34B43A08",
-        "All Standard (A, C, D, H, I, M, R, T, Z) Spot Instance Requests",
+        f"All Standard ({STANDARD}) Spot Instance Requests",
     ),
     ("on-demand", "G"): ("L-DB2E81BA", "Running On-Demand G and VT instances"),
     ("on-demand", "P"): ("L-417A185B", "Running On-Demand P instances"),
     ("on-demand", "Standard"): (
         "L-1216C47A",
-        "Running On-Demand Standard (A, C, D, H, I, M, R, T, Z) instances",
+        f"Running On-Demand Standard ({STANDARD}) instances",
     ),
 }
 """EC2 vCPU quotas (Service Quotas codes) by capacity type and instance class."""
