@@ -28,6 +28,10 @@ With `team`, the capacity is one team's: the EC2NodeClass tags every instance an
 budget action denies on), and both pools label and taint their nodes `burst.io/team=<team>`, so
 only pods that select and tolerate the team's capacity land there.
 
+The CPU pool (`<prefix>-cpu`, with `cpu_instance_families`) is spot only, tainted with the spot
+taint but not the GPU taint, and weighted above both GPU rungs: Karpenter tries it first for every
+pod it fits, which is every CPU-only pod and no GPU pod.
+
 Every value the Karpenter v1 CRDs constrain (`karpenter.sh/v1` NodePool, `karpenter.k8s.aws/v1`
 EC2NodeClass, v1.14.1) is validated in `GpuCapacityArgs` before anything is created, so a bad
 argument fails at construction with the field named rather than at apply time in the cluster.
