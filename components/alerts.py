@@ -75,6 +75,75 @@ def publisher_topic_policy(
     }
 
 
+def require_emails(field: str, emails: Sequence[str]) -> None:
+    """`emails` is a list of e-mail addresses; the error names `field` (or the entry)."""
+    if isinstance(emails, str):
+        raise ComponentArgsError(field, "must be a list of addresses, not a string")
+    for index, email in enumerate(emails):
+        if not isinstance(email, str) or not EMAIL_PATTERN.fullmatch(email):
+            raise ComponentArgsError(f"{field}[{index}]", f"{email!r} is not an address")
+
+
+@dataclass(frozen=True)
+class AlertTopic:
+    """An encrypted alert topic and the topic policy that lets its publishers in (what
+    publishers must wait for)."""
+
+    topic: aws.sns.Topic
+    policy: aws.sns.TopicPolicy
+
+
+def alert_topic(
+    name: str,
+    *,
+    parent: pulumi.Resource,
+    description: str,
+    alias: str,
+    topic_name: str,
+    account_id: str,
+    publishers: Sequence[str],
+    emails: Sequence[str],
+    tags: dict[str, str],
+) -> AlertTopic:
+    """A KMS-encrypted SNS topic (its own rotating key and alias) that only `publishers`, for
+    this account, may publish to, with an e-mail subscription per address; children of
+    `parent`, named `<name>-alerts*`."""
+    child = pulumi.ResourceOptions(parent=parent)
+    key = aws.kms.Key(
+        f"{name}-alerts-key",
+        description=description,
+        enable_key_rotation=True,
+        policy=json.dumps(publisher_key_policy(account_id, publishers)),
+        tags=tags,
+        opts=child,
+    )
+    aws.kms.Alias(f"{name}-alerts-key-alias", name=alias, target_key_id=key.key_id, opts=child)
+    topic = aws.sns.Topic(
+        f"{name}-alerts",
+        name=topic_name,
+        kms_master_key_id=key.arn,
+        tags=tags,
+        opts=child,
+    )
+    policy = aws.sns.TopicPolicy(
+        f"{name}-alerts-policy",
+        arn=topic.arn,
+        policy=topic.arn.apply(
+            lambda arn: json.dumps(publisher_topic_policy(arn, account_id, publishers))
+        ),
+        opts=child,
+    )
+    for index, email in enumerate(emails):
+        aws.sns.TopicSubscription(
+            f"{name}-alerts-email-{index}",
+            topic=topic.arn,
+            protocol="email",
+            endpoint=email,
+            opts=child,
+        )
+    return AlertTopic(topic=topic, policy=policy)
+
+
 @dataclass(frozen=True)
 class PlatformAlertsArgs:
     """Arguments of `PlatformAlerts`."""
@@ -102,11 +171,7 @@ class PlatformAlertsArgs:
         require_region("region", self.region)
         require_name("environment", self.environment)
         require_account_id("account_id", self.account_id)
-        if isinstance(self.emails, str):
-            raise ComponentArgsError("emails", "must be a list, not a string")
-        for index, email in enumerate(self.emails):
-            if not isinstance(email, str) or not EMAIL_PATTERN.fullmatch(email):
-                raise ComponentArgsError(f"emails[{index}]", f"{email!r} is not an e-mail address")
+        require_emails("emails", self.emails)
         minutes = self.on_demand_gpu_minutes
         if not isinstance(minutes, int) or not 5 <= minutes <= 1440 or minutes % 5:
             raise ComponentArgsError(
@@ -127,42 +192,17 @@ class PlatformAlerts(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         tags = platform_tags(args.environment, ClusterName=args.cluster_name)
         prefix = bounded_name(args.cluster_name, args.region, max_length=200)
-        key = aws.kms.Key(
-            f"{name}-key",
+        topic = alert_topic(
+            name,
+            parent=self,
             description=f"Platform alerts of {args.cluster_name} in {args.region}",
-            enable_key_rotation=True,
-            policy=json.dumps(publisher_key_policy(args.account_id, [CLOUDWATCH_PRINCIPAL])),
+            alias=f"alias/{prefix}-alerts",
+            topic_name=bounded_name(prefix, "alerts", max_length=SNS_TOPIC_NAME_MAX),
+            account_id=args.account_id,
+            publishers=[CLOUDWATCH_PRINCIPAL],
+            emails=args.emails,
             tags=tags,
-            opts=child,
-        )
-        aws.kms.Alias(
-            f"{name}-key-alias", name=f"alias/{prefix}-alerts", target_key_id=key.key_id, opts=child
-        )
-        topic = aws.sns.Topic(
-            f"{name}-topic",
-            name=bounded_name(prefix, "alerts", max_length=SNS_TOPIC_NAME_MAX),
-            kms_master_key_id=key.arn,
-            tags=tags,
-            opts=child,
-        )
-        aws.sns.TopicPolicy(
-            f"{name}-topic-policy",
-            arn=topic.arn,
-            policy=topic.arn.apply(
-                lambda arn: json.dumps(
-                    publisher_topic_policy(arn, args.account_id, [CLOUDWATCH_PRINCIPAL])
-                )
-            ),
-            opts=child,
-        )
-        for index, email in enumerate(args.emails):
-            aws.sns.TopicSubscription(
-                f"{name}-email-{index}",
-                topic=topic.arn,
-                protocol="email",
-                endpoint=email,
-                opts=child,
-            )
+        ).topic
         for usage_class, family_names in ON_DEMAND_GPU_CLASSES.items():
             aws.cloudwatch.MetricAlarm(
                 f"{name}-on-demand-{usage_class.lower()}",

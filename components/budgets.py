@@ -22,12 +22,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from components.alerts import (
-    EMAIL_PATTERN,
-    SNS_TOPIC_NAME_MAX,
-    publisher_key_policy,
-    publisher_topic_policy,
-)
+from components.alerts import SNS_TOPIC_NAME_MAX, alert_topic, require_emails
 from components.conventions import (
     TEAM_TAG,
     ComponentArgsError,
@@ -210,11 +205,7 @@ class TeamBudgetArgs:
         require_name("environment", self.environment)
         require_account_id("account_id", self.account_id)
         require_positive("monthly_limit_usd", self.monthly_limit_usd)
-        if isinstance(self.alert_emails, str):
-            raise ComponentArgsError("alert_emails", "must be a list of addresses, not a string")
-        for index, email in enumerate(self.alert_emails):
-            if not isinstance(email, str) or not EMAIL_PATTERN.fullmatch(email):
-                raise ComponentArgsError(f"alert_emails[{index}]", f"{email!r} is not an address")
+        require_emails("alert_emails", self.alert_emails)
         if len(set(self.alert_emails)) != len(self.alert_emails):
             raise ComponentArgsError("alert_emails", "addresses must be unique")
         if len(self.alert_emails) > MAX_EMAIL_SUBSCRIBERS:
@@ -272,45 +263,18 @@ class TeamBudget(pulumi.ComponentResource):
         tags = team_tags(args.team, args.environment)
         prefix = bounded_name("burst", args.team, args.environment, max_length=40)
 
-        key = aws.kms.Key(
-            f"{name}-alerts-key",
+        alerts = alert_topic(
+            name,
+            parent=self,
             description=f"Budget and anomaly alerts of {args.team}/{args.environment}",
-            enable_key_rotation=True,
-            policy=json.dumps(publisher_key_policy(args.account_id, BILLING_SERVICE_PRINCIPALS)),
+            alias=f"alias/{prefix}-budget-alerts",
+            topic_name=bounded_name(prefix, "budget-alerts", max_length=SNS_TOPIC_NAME_MAX),
+            account_id=args.account_id,
+            publishers=BILLING_SERVICE_PRINCIPALS,
+            emails=args.alert_emails,
             tags=tags,
-            opts=pulumi.ResourceOptions(parent=self),
         )
-        aws.kms.Alias(
-            f"{name}-alerts-key-alias",
-            name=f"alias/{prefix}-budget-alerts",
-            target_key_id=key.key_id,
-            opts=pulumi.ResourceOptions(parent=self),
-        )
-        topic = aws.sns.Topic(
-            f"{name}-alerts",
-            name=bounded_name(prefix, "budget-alerts", max_length=SNS_TOPIC_NAME_MAX),
-            kms_master_key_id=key.arn,
-            tags=tags,
-            opts=pulumi.ResourceOptions(parent=self),
-        )
-        topic_policy = aws.sns.TopicPolicy(
-            f"{name}-alerts-policy",
-            arn=topic.arn,
-            policy=topic.arn.apply(
-                lambda arn: json.dumps(
-                    publisher_topic_policy(arn, args.account_id, BILLING_SERVICE_PRINCIPALS)
-                )
-            ),
-            opts=pulumi.ResourceOptions(parent=self),
-        )
-        for index, email in enumerate(args.alert_emails):
-            aws.sns.TopicSubscription(
-                f"{name}-alerts-email-{index}",
-                topic=topic.arn,
-                protocol="email",
-                endpoint=email,
-                opts=pulumi.ResourceOptions(parent=self),
-            )
+        topic, topic_policy = alerts.topic, alerts.policy
 
         notifications = [
             aws.budgets.BudgetNotificationArgs(
