@@ -120,39 +120,49 @@ def main(argv: Sequence[str] | None = None) -> int:
     previous_tempdir, tempfile.tempdir = tempfile.tempdir, scratch
     try:
         children.handle_signals()
-        return _run(args)
+        code = _run(args)
     except KeyboardInterrupt:
-        return 130
+        code = 130
     except children.Terminated as terminated:
-        return int(terminated.code or 2)
+        code = int(terminated.code or 2)
     finally:
         tempfile.tempdir = previous_tempdir
         shutil.rmtree(scratch, ignore_errors=True)
+    signalled = children.stopping_code()  # also when the interrupt was swallowed mid-run
+    return code if signalled is None else signalled
 
 
 def _run(args: argparse.Namespace) -> int:
     """The command's handler, with every outcome mapped to an exit code and one-line messages."""
+    from burst.check.children import stopping_code
+
     try:
         code: int = args.handler(args)
-    except BurstError as error:
+    except Exception as error:
+        if stopping_code() is not None:
+            return 2  # its children were killed by a signal: main() returns the signal's code
+        return _failure(args, error)
+    return code
+
+
+def _failure(args: argparse.Namespace, error: Exception) -> int:
+    """Report a failed command as one line per problem on stderr; the exit code is always 2."""
+    if isinstance(error, BurstError):
         for line in error.problems:
             print(f"burst {args.command}: {line}", file=sys.stderr)
-        return 2
-    except BrokenPipeError:
+    elif isinstance(error, BrokenPipeError):
         # The reader went away (`... | head`): the output is incomplete, so never report success.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 2
-    except Exception as error:  # the exit-code promise: never a traceback, never 0 or 1
-        if args.debug:
-            raise
+    elif args.debug:
+        raise error
+    else:  # the exit-code promise: never a traceback, never 0 or 1
         detail = " ".join(str(error).split())[:300]
         print(
             f"burst {args.command}: internal error: {type(error).__name__}: {detail} "
             "(rerun with --debug for the traceback)",
             file=sys.stderr,
         )
-        return 2
-    return code
+    return 2
 
 
 if __name__ == "__main__":

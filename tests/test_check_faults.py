@@ -103,6 +103,43 @@ def test_a_signal_stops_checkov_and_removes_temporary_files(
     assert list(scratch.iterdir()) == []
 
 
+SWALLOWED = """
+import argparse, os, signal, sys
+from burst import cli
+
+class Dropped:
+    def __del__(self):  # Python cannot raise out of here: it swallows the handler's exception
+        os.kill(os.getpid(), {signum})
+        for _ in range(10_000):
+            pass
+
+def handler(args):
+    Dropped()
+    return {returned}
+
+def parser():
+    parser = argparse.ArgumentParser()
+    parser.set_defaults(handler=handler, command="check", debug=False)
+    return parser
+
+cli.build_parser = parser
+sys.exit(cli.main([]))
+"""
+
+
+@pytest.mark.parametrize(("signum", "code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+@pytest.mark.parametrize("returned", ["0", "1", "int('not a code')"])
+def test_a_signal_that_python_swallows_still_ends_the_command_with_its_code(
+    signum: int, code: int, returned: str
+) -> None:
+    script = SWALLOWED.format(signum=int(signum), returned=returned)
+    result = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == code, result.stderr
+    assert result.stderr == ""
+
+
 class _Opa(http.server.BaseHTTPRequestHandler):
     """A fake OPA: healthy, accepts uploads, and answers the report query as `mode` says."""
 

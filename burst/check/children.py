@@ -5,6 +5,11 @@ Every child is started in a new session (so its own children, e.g. checkov's wor
 process group) and registered here; `stop` kills and reaps the whole group. `handle_signals`
 makes SIGINT, SIGTERM and SIGHUP kill every registered child, refuse to start new ones, and unwind
 the main thread, so that every `finally` (temporary directories included) runs.
+
+Python swallows an exception raised where it cannot propagate (a weakref callback, a `__del__`):
+a signal that lands there does not unwind. So the signal's exit code is also kept
+(`stopping_code`), and the command reads it once its handler returns, whatever the handler
+returned or raised after its children were killed.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import contextlib
 import os
 import signal
 import subprocess
+import sys
 import threading
 from collections.abc import Callable, Sequence
 from types import FrameType
@@ -82,9 +88,22 @@ def _on_signal(signum: int, frame: FrameType | None) -> None:
     raise Terminated(128 + signum)
 
 
+def stopping_code() -> int | None:
+    """The exit code of the termination signal received (128 + signal), or None if none was."""
+    return _stopping_code[0] if _stopping.is_set() else None
+
+
+def _quiet_when_stopping(unraisable: Any) -> None:
+    """An interrupt that Python swallowed is not printed: the command exits with its code."""
+    if _stopping.is_set() and isinstance(unraisable.exc_value, KeyboardInterrupt | Terminated):
+        return
+    sys.__unraisablehook__(unraisable)
+
+
 def handle_signals() -> None:
     """Install the handlers (main thread only): stop the children, then unwind."""
     if threading.current_thread() is not threading.main_thread():
         return
+    sys.unraisablehook = _quiet_when_stopping
     for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(signum, _on_signal)
