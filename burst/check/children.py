@@ -51,6 +51,17 @@ def spawn(
     return process
 
 
+def die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
+    """`preexec_fn` that asks Linux to stop the child when its parent dies (by any signal, even
+    SIGKILL), so no server outlives the process that started it. Does nothing elsewhere."""
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    with contextlib.suppress(Exception):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
 def _kill(process: subprocess.Popen[bytes]) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(process.pid, signal.SIGKILL)  # also when the leader is gone: its group may live

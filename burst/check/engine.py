@@ -13,7 +13,6 @@ the pack but did not report, all raise BurstError (exit 2), never a pass.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import importlib
 import importlib.util
@@ -21,7 +20,6 @@ import json
 import os
 import re
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -157,14 +155,6 @@ def _free_port() -> int:
         return port
 
 
-def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
-    """Ask Linux to stop the child when this process dies, so no OPA server outlives a check."""
-    import ctypes
-
-    with contextlib.suppress(Exception):
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-
-
 def _loader_arg(path: Path, prefix: str | None = None) -> str:
     text = str(path.resolve())
     if ":" in text:
@@ -223,7 +213,7 @@ class LocalServer:
                     stdin=subprocess.DEVNULL,
                     stdout=log,  # OPA prints load errors to stdout
                     stderr=subprocess.STDOUT,
-                    preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,
+                    preexec_fn=children.die_with_parent,
                 )
             except OSError as error:
                 self.stop()

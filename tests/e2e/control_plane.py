@@ -9,18 +9,25 @@ without it `pulumi destroy` of a namespace hangs.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
 import shutil
+import signal
 import socket
 import ssl
 import subprocess
 import tempfile
 import time
+import urllib.error
 import urllib.request
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+
+from burst.check.children import die_with_parent
 
 ROOT = Path(__file__).resolve().parents[2]
 TOOLS = ROOT / ".tools" / "bin"
@@ -33,6 +40,29 @@ def free_port() -> int:
         probe.bind(("127.0.0.1", 0))
         port: int = probe.getsockname()[1]
         return port
+
+
+def run_group(
+    command: list[str],
+    *,
+    cwd: Path | None = None,
+    env: Mapping[str, str] | None = None,
+    timeout: float = 600,
+) -> subprocess.CompletedProcess[str]:
+    """Run `command` in a process group of its own, output captured; on a timeout or an
+    interrupt the whole group is killed (the CLI's plugins and language host with it)."""
+    process = subprocess.Popen(
+        command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        start_new_session=True, preexec_fn=die_with_parent,
+    )  # fmt: skip
+    try:
+        stdout, stderr = process.communicate(timeout=timeout)
+    except BaseException:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.communicate()
+        raise
+    return subprocess.CompletedProcess(command, process.returncode, stdout, stderr)
 
 
 def _openssl(*args: str, cwd: Path) -> None:
@@ -48,6 +78,7 @@ class ControlPlane:
     processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
     token: str = field(default_factory=lambda: secrets.token_hex(16))
     api_port: int = 0
+    _resources: dict[tuple[str, str], tuple[str, bool]] = field(default_factory=dict)
 
     @property
     def server(self) -> str:
@@ -125,14 +156,53 @@ class ControlPlane:
         self.processes.clear()
         shutil.rmtree(self.directory, ignore_errors=True)
 
+    def request(
+        self, method: str, path: str, body: object | None = None
+    ) -> tuple[int, dict[str, Any]]:
+        """One call to the API server as the admin: (HTTP status, decoded JSON answer)."""
+        context = ssl.create_default_context(cafile=str(self.directory / "ca.crt"))
+        request = urllib.request.Request(  # noqa: S310 (our own https URL on loopback)
+            f"{self.server}{path}",
+            method=method,
+            data=None if body is None else json.dumps(body).encode(),
+            headers={"Authorization": f"Bearer {self.token}", "Content-Type": "application/json"},
+        )
+        try:
+            with urllib.request.urlopen(request, context=context, timeout=30) as response:  # noqa: S310
+                return response.status, json.loads(response.read() or b"{}")
+        except urllib.error.HTTPError as error:
+            return error.code, json.loads(error.read() or b"{}")
+
+    def collection_path(self, obj: Mapping[str, Any]) -> str:
+        """The URL path of the collection `obj` is created in, found by API discovery."""
+        api_version, kind = obj["apiVersion"], obj["kind"]
+        group_path = f"/api/{api_version}" if "/" not in api_version else f"/apis/{api_version}"
+        if (api_version, kind) not in self._resources:
+            status, listed = self.request("GET", group_path)
+            if status != 200:
+                raise AssertionError(f"the API server does not serve {api_version}: {status}")
+            for resource in listed["resources"]:
+                if "/" not in resource["name"]:
+                    key = (api_version, resource["kind"])
+                    self._resources[key] = (resource["name"], resource["namespaced"])
+        plural, namespaced = self._resources[(api_version, kind)]
+        if namespaced:
+            return f"{group_path}/namespaces/{obj['metadata']['namespace']}/{plural}"
+        return f"{group_path}/{plural}"
+
+    def dry_run_create(self, obj: Mapping[str, Any]) -> tuple[bool, str]:
+        """Create `obj` with `dryRun=All` and strict field validation, as `kubectl apply
+        --dry-run=server --validate=strict` does: (accepted, the server's message)."""
+        path = f"{self.collection_path(obj)}?dryRun=All&fieldValidation=Strict"
+        status, answer = self.request("POST", path, obj)
+        return status in (200, 201), str(answer.get("message", ""))
+
     def kubectl(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         """Run kubectl against the cluster."""
-        return subprocess.run(
-            ["kubectl", f"--kubeconfig={self.kubeconfig_path}", *args],
-            capture_output=True,
-            text=True,
-            check=check,
-        )
+        result = run_group(["kubectl", f"--kubeconfig={self.kubeconfig_path}", *args])
+        if check and result.returncode != 0:
+            raise AssertionError(f"kubectl {' '.join(args)} failed: {result.stderr}")
+        return result
 
     def _spawn(self, binary: str, *args: str) -> None:
         log = (self.directory / f"{binary}.log").open("wb")
@@ -142,6 +212,7 @@ class ControlPlane:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 cwd=self.directory,
+                preexec_fn=die_with_parent,  # no server outlives the tests, even on SIGKILL
             )
         )
 
