@@ -1,14 +1,18 @@
-"""The corpus of real-shape preview documents (tests/corpus/, written by scripts/make_corpus.py).
+"""The corpus of real-shape preview documents: `tests/corpus/` (written from the program by
+scripts/make_corpus.py) and `tests/corpus/engine/` (the real Pulumi CLI's own output, saved by
+`make e2e`).
 
-Every document gets the verdicts of tests/corpus/expected.yaml from the whole `burst check`
+Every document gets the verdicts of its directory's expected.yaml from the whole `burst check`
 (the real OPA, no checkov): the exit code, exactly the expected denies (no other deny), at least
-the expected unknowns, exactly the expected undecided rules. The corpus must also be what the
-script writes today, so it follows the program.
+the expected unknowns, exactly the expected undecided rules. The script's part must also be what
+the script writes today, so it follows the program.
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
+import io
 import json
 from pathlib import Path
 from typing import Any
@@ -22,32 +26,60 @@ pytestmark = pytest.mark.opa
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "tests" / "corpus"
-EXPECTED: dict[str, dict[str, Any]] = yaml.safe_load((CORPUS / "expected.yaml").read_text())
+ENGINE_CORPUS = CORPUS / "engine"
 
 
-def test_every_document_has_expectations() -> None:
-    assert {p.stem for p in CORPUS.glob("*.json")} == set(EXPECTED)
+def expectations(directory: Path) -> dict[str, dict[str, Any]]:
+    """The expected verdicts of the documents in `directory`, by document name."""
+    expected: dict[str, dict[str, Any]] = yaml.safe_load((directory / "expected.yaml").read_text())
+    return expected
 
 
-@pytest.mark.parametrize("name", sorted(EXPECTED))
-def test_corpus_verdicts(name: str, capsys: pytest.CaptureFixture[str]) -> None:
-    expected = EXPECTED[name]
-    preview = CORPUS / f"{name}.json"
-    code = main(["check", "--preview", str(preview), "--skip-checkov", "--format", "json",
-                 "--root", str(ROOT)])  # fmt: skip
-    out, err = capsys.readouterr()
-    assert code == expected["exit"], err
-    if "error" in expected:
-        assert expected["error"] in err
-    if "deny" not in expected:
-        return
-    report = json.loads(out)
+DOCUMENTS = {
+    directory / f"{name}.json": verdicts
+    for directory in (CORPUS, ENGINE_CORPUS)
+    for name, verdicts in expectations(directory).items()
+}
+
+
+def verdict_problems(preview: Path, expected: dict[str, Any]) -> list[str]:
+    """What `burst check --preview` on `preview` gives that `expected` does not say ([] = all
+    as expected)."""
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main(["check", "--preview", str(preview), "--skip-checkov", "--format", "json",
+                     "--root", str(ROOT)])  # fmt: skip
+    problems = []
+    if code != expected["exit"]:
+        problems.append(f"exit {code}, expected {expected['exit']}: {err.getvalue()}")
+    if "error" in expected and expected["error"] not in err.getvalue():
+        problems.append(f"stderr lacks {expected['error']!r}: {err.getvalue()}")
+    if "deny" not in expected or problems:
+        return problems
+    report = json.loads(out.getvalue())
     by_severity: dict[str, set[str]] = {}
     for finding in report["findings"]:
         by_severity.setdefault(finding["severity"], set()).add(finding["rule"])
-    assert by_severity.get("deny", set()) == set(expected["deny"])
-    assert set(expected["unknown"]) <= by_severity.get("unknown", set())
-    assert report["undecided"] == sorted(expected["undecided"])
+    denies, unknowns = by_severity.get("deny", set()), by_severity.get("unknown", set())
+    if denies != set(expected["deny"]):
+        problems.append(f"denies {sorted(denies)}, expected {expected['deny']}")
+    if not set(expected["unknown"]) <= unknowns:
+        problems.append(f"unknowns {sorted(unknowns)} lack some of {expected['unknown']}")
+    if report["undecided"] != sorted(expected["undecided"]):
+        problems.append(f"undecided {report['undecided']}, expected {expected['undecided']}")
+    return problems
+
+
+@pytest.mark.parametrize("directory", [CORPUS, ENGINE_CORPUS], ids=["script", "engine"])
+def test_every_document_has_expectations(directory: Path) -> None:
+    assert {p.stem for p in directory.glob("*.json")} == set(expectations(directory))
+
+
+@pytest.mark.parametrize(
+    "preview", sorted(DOCUMENTS), ids=lambda p: str(p.relative_to(CORPUS).with_suffix(""))
+)
+def test_corpus_verdicts(preview: Path) -> None:
+    assert verdict_problems(preview, DOCUMENTS[preview]) == []
 
 
 def test_corpus_is_what_the_script_writes() -> None:

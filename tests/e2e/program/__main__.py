@@ -1,6 +1,15 @@
 """The Kubernetes layer of the burst program (`infra.program.build_kubernetes_layer`), with the
 stack config of `infra/` and, as `e2e:` config, what it would take from the AWS layer: the
-kubeconfig of the cluster, the nodes' instance profile and the volume key."""
+kubeconfig of the cluster, the nodes' instance profile and the volume key.
+
+`e2e:breakObjects` (a list of `{kind, path, value}`, optionally `name`) sets a dotted path of
+every object of that kind (and name) after the components built it, through a resource
+transform: the tests use it to send objects the components would never emit and see the API
+server refuse them at preview.
+"""
+
+import copy
+from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -15,6 +24,37 @@ except BurstError as error:
     raise pulumi.RunError("invalid stack configuration:\n" + "\n".join(error.problems)) from None
 
 aws_layer = pulumi.Config("e2e")
+
+
+def _set_path(value: Any, path: list[str], new: Any) -> Any:
+    changed = copy.deepcopy(value)
+    node = changed
+    for key in path[:-1]:
+        node = node.setdefault(key, {})
+    node[path[-1]] = new
+    return changed
+
+
+def _break(edits: list[dict[str, Any]]) -> Any:
+    def transform(args: pulumi.ResourceTransformArgs) -> pulumi.ResourceTransformResult | None:
+        props = dict(args.props)
+        for edit in edits:
+            metadata = props.get("metadata")
+            name = metadata.get("name") if isinstance(metadata, dict) else None
+            if props.get("kind") != edit["kind"] or edit.get("name", name) != name:
+                continue
+            top, *rest = edit["path"].split(".")
+            props[top] = pulumi.Output.from_input(props.get(top, {})).apply(
+                lambda v, rest=rest, new=edit["value"]: _set_path(v, rest, new)
+            )
+        return pulumi.ResourceTransformResult(props=props, opts=args.opts)
+
+    return transform
+
+
+broken_objects = aws_layer.get_object("breakObjects")
+if broken_objects:
+    pulumi.runtime.register_resource_transform(_break(list(broken_objects)))
 region = config.regions[0]
 provider = k8s.Provider(
     f"k8s-{region}",
