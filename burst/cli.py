@@ -15,9 +15,19 @@ import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NoReturn
 
+from burst import version
 from burst.documents import write_text
-from burst.errors import BurstError
+from burst.errors import BurstError, one_line
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose usage errors are one line naming the option, and exit 2."""
+
+    def error(self, message: str) -> NoReturn:
+        """Print `PROG: MESSAGE (see PROG --help)` to stderr and exit 2."""
+        self.exit(2, f"{self.prog}: {one_line(message)} (see {self.prog} --help)\n")
 
 
 def _plan(args: argparse.Namespace) -> int:
@@ -59,8 +69,9 @@ def _preflight(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of `burst` with its subcommands."""
-    parser = argparse.ArgumentParser(
-        prog="burst", description="Burst platform: offline plans and policy checks."
+    parser = _Parser(prog="burst", description="Burst platform: offline plans and policy checks.")
+    parser.add_argument(
+        "--version", action="version", version=f"%(prog)s {version()}", help="print the version"
     )
     parser.add_argument(
         "--debug", action="store_true", help="show the traceback of an internal error"

@@ -41,6 +41,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from burst.docs import rule_heading
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 """Root of the repository (the directory holding `policies/` and `.tools/`)."""
 
@@ -408,7 +410,7 @@ def render_rules_markdown(rules: Iterable[RuleInfo], packages: Sequence[PackageI
             lines += [info.description, ""]
         for rule in (r for r in ordered if r.package == package):
             lines += [
-                f"#### `{rule.id}`: {rule.title}",
+                f"#### {rule_heading(rule.id, rule.title)}",
                 "",
                 f"- Severity: **{rule.severity}**",
                 f"- Source: `{rule.path}`; fixtures: `{Path(rule.path).parent.as_posix()}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import xml.etree.ElementTree as ET
 from typing import Any
 
@@ -448,3 +449,170 @@ def test_github_escapes_newlines_and_percent() -> None:
         == "::error title=r.x%3A T%2C t::50%25 off%0Asecond line (resource: urn:a%0A::error ::fake)"
     )
     assert len(text.splitlines()) == 2
+
+
+# ---------------------------------------------------------------------------------------------
+# Pull-request formats: SARIF rule metadata, JUnit times and levels, --fail-on, Markdown limits
+# ---------------------------------------------------------------------------------------------
+
+
+def test_sarif_rules_carry_docs_severity_and_names() -> None:
+    from burst import REPOSITORY_URL
+    from burst.docs import POLICY_DOCS_URL
+
+    driver = report_sarif(sample_report())["runs"][0]["tool"]["driver"]
+    assert driver["informationUri"] == REPOSITORY_URL
+    rules = {r["id"]: r for r in driver["rules"]}
+    session = rules["iam.session_too_long"]
+    assert session["name"] == "SessionTooLong"
+    assert session["helpUri"] == f"{POLICY_DOCS_URL}#iamsession_too_long-session-too-long"
+    assert session["properties"]["security-severity"] == "8.0"
+    assert rules["iam.missing_permissions_boundary"]["properties"]["security-severity"] == "5.0"
+    assert f"[Rule documentation]({session['helpUri']})" in session["help"]["markdown"]
+    checkov = rules["CKV_K8S_16"]
+    assert "helpUri" not in checkov  # no guideline in its remediation
+    assert checkov["name"] == "ContainerShouldNotBePrivileged"
+
+
+def test_sarif_rule_names_stay_distinct_when_titles_clash() -> None:
+    rules = [RuleInfo("a.one", "Same title"), RuleInfo("b.two", "Same title")]
+    report = CheckReport(findings=[], resources=0, rules=rules)
+    names = [r["name"] for r in report_sarif(report)["runs"][0]["tool"]["driver"]["rules"]]
+    assert names == ["SameTitle", "BTwo"]
+
+
+def test_checkov_guideline_and_waiver_rules_link_to_their_docs() -> None:
+    from burst.docs import POLICY_DOCS_URL
+
+    guideline = "https://docs.prismacloud.io/en/policy-reference/x"
+    findings = [
+        Finding("CKV_K8S_1", WARN, POOL, "m", engine="checkov", title="T",
+                remediation=f"See {guideline}; or waive CKV_K8S_1 for this resource."),
+        Finding("waiver.unused", WARN, ROLE, "m", title="Waiver matches nothing"),
+    ]  # fmt: skip
+    rules = report_sarif(CheckReport(findings=findings, resources=1))["runs"][0]["tool"]["driver"]
+    by_id = {r["id"]: r for r in rules["rules"]}
+    assert by_id["CKV_K8S_1"]["helpUri"] == guideline
+    assert by_id["waiver.unused"]["helpUri"] == f"{POLICY_DOCS_URL}#waivers"
+
+
+def test_files_outside_the_repository() -> None:
+    finding = Finding("r.x", DENY, ROLE, "m", title="T", location=Location("/srv/p r/plan.json"))
+    report = CheckReport([finding], resources=1)
+    physical = report_sarif(report)["runs"][0]["results"][0]["locations"][0]["physicalLocation"]
+    assert physical["artifactLocation"] == {"uri": "file:///srv/p%20r/plan.json"}
+    assert render(report, "github").startswith("::error title=r.x%3A T::")
+
+
+def test_junit_times_and_skipped_warnings() -> None:
+    report = sample_report()
+    report.timings = {"total": 2.5, "evaluation": 0.5, "checkov": 1.2}
+    root = ET.fromstring(render(report, "junit"))  # noqa: S314 - our own output
+    assert root.get("time") == "2.500"
+    suites = {s.get("name"): s for s in root.findall("testsuite")}
+    assert suites["opa"].get("time") == "0.500"
+    assert suites["checkov"].get("time") == "1.200"
+    opa_cases = suites["opa"].findall("testcase")
+    assert {c.get("time") for c in opa_cases} == {"0.100"}  # 0.5 s over 5 cases
+    (warn,) = [c for c in suites["checkov"].findall("testcase") if c.get("classname") ==
+               "checkov.CKV_K8S_16"]  # fmt: skip
+    skipped = warn.find("skipped")
+    assert skipped is not None and skipped.get("message", "").startswith("warn: Container")
+    assert warn.find("system-out") is None
+    assert (warn.get("file"), warn.get("line")) == ("manifests/pools.yaml", "12")
+
+
+@pytest.mark.parametrize(
+    ("fail_on", "failing", "code"),
+    [(DENY, {DENY}, 1), (UNKNOWN, {DENY, UNKNOWN}, 1), (WARN, {DENY, UNKNOWN, WARN}, 1)],
+)
+def test_fail_on_levels(fail_on: str, failing: set[str], code: int) -> None:
+    report = sample_report()
+    report.fail_on = fail_on
+    assert report.exit_code == code
+    root = ET.fromstring(render(report, "junit"))  # noqa: S314 - our own output
+    failures = {c.find("failure").get("type") for c in root.iter("testcase")  # type: ignore[union-attr]
+                if c.find("failure") is not None}  # fmt: skip
+    assert failures == failing
+    github = render(report, "github").splitlines()
+    errors = {line for line in github if line.startswith("::error ")}
+    assert len(errors) == sum(1 for f in report.findings if f.severity in failing)
+    assert any(line.startswith("::notice ") for line in github)  # waived never fails
+    words = {DENY: "", UNKNOWN: "deny and unknown fail", WARN: "deny, unknown and warn fail"}
+    if fail_on != DENY:
+        assert summary_line(report).endswith(f"--fail-on {fail_on}: {words[fail_on]}")
+    else:
+        assert "--fail-on" not in summary_line(report)
+
+
+def test_only_warnings_pass_unless_fail_on_warn() -> None:
+    findings = [Finding("r.w", WARN, "x", "m"), Finding("r.u", UNKNOWN, "y", "m")]
+    report = CheckReport(findings=findings, resources=2)
+    assert report.exit_code == 0
+    report.fail_on = UNKNOWN
+    assert report.exit_code == 1
+    report.findings = [findings[0]]
+    assert report.exit_code == 0
+    report.fail_on = WARN
+    assert report.exit_code == 1
+    report.findings = [Finding("r.v", WAIVED, "z", "m")]
+    assert report.exit_code == 0
+
+
+def test_text_colours_only_when_asked() -> None:
+    plain = render(sample_report(), "text")
+    coloured = render(sample_report(), "text", colour=True)
+    assert "\x1b" not in plain
+    assert "\x1b[1;31mDENY\x1b[0m  CKV_SECRET_2" in coloured
+    assert "\x1b[1;33mWARN\x1b[0m  CKV_K8S_16" in coloured
+    assert "\x1b[1;35mUNKNOWN\x1b[0m  iam.session_too_long" in coloured
+    assert re.sub(r"\x1b\[[0-9;]*m", "", coloured) == plain
+
+
+def huge_report(findings: int, rules: int) -> CheckReport:
+    items = [
+        Finding(
+            f"rule.r{i % rules:03d}",
+            DENY if i % 3 else WARN,
+            f"urn:pulumi:prod::burst-platform::aws:s3/bucket:Bucket::bucket-{i:06d}",
+            "x" * 900 + f" finding {i}",
+            title=f"Rule {i % rules}",
+            remediation="Fix it.",
+        )
+        for i in range(findings)
+    ]
+    waivers = [
+        Waiver("rule.r001", f"urn:pulumi:prod::burst-platform::aws:s3/bucket:Bucket::w{i}",
+               "accepted for now", "owner@example.com", "2027-01-01")
+        for i in range(3000)
+    ]  # fmt: skip
+    return CheckReport(findings=items, resources=findings, waivers=waivers, stack="prod")
+
+
+def test_markdown_stays_under_the_comment_limit() -> None:
+    from burst.check.formats import GITHUB_COMMENT_LIMIT
+
+    report = huge_report(20_000, 200)
+    text = render(report, "markdown")
+    assert len(text) <= GITHUB_COMMENT_LIMIT
+    assert len(text.encode("utf-16-le")) // 2 <= GITHUB_COMMENT_LIMIT
+    assert len(text) > GITHUB_COMMENT_LIMIT * 0.9  # cut near the limit, not far below
+    shown = sum(1 for line in text.splitlines() if line.startswith("- `urn:"))
+    more = sum(int(n) for n in re.findall(r"^- \.\.\. and (\d+) more$", text, re.MULTILINE))
+    (left,) = re.findall(r"^\*\*… and (\d+) more findings\*\*", text, re.MULTILINE)
+    assert shown + more + int(left) == 20_000
+    assert text.count("<details>") == text.count("</details>")
+    assert "| 13333 | 6667 | 0 | 0 | 20000 |" in text
+    assert "… and " in text.split("#### Waivers in force: 3000", 1)[1]  # waivers cut too
+    assert text.rstrip().endswith("<!-- burst-check:prod -->")
+
+
+def test_markdown_that_fits_is_not_cut() -> None:
+    text = render(huge_report(40, 4), "markdown")
+    assert "more findings" not in text
+    assert sum(1 for line in text.splitlines() if line.startswith("- `urn:")) == 40
+
+
+def test_markdown_marker_is_a_safe_comment() -> None:
+    report = CheckReport(findings=[], resources=0, stack="prod --><script>")
+    assert render(report, "markdown").rstrip().endswith("<!-- burst-check:prod_____script_ -->")

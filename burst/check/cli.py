@@ -1,7 +1,8 @@
 """The `burst check` subcommand: options, and the run that maps outcomes to exit codes.
 
-Exit codes: 0 when nothing denies (warn and unknown findings do not fail), 1 when any finding
-denies, 2 when the check could not be made (bad input, a failed preview, broken policy pack, OPA
+Exit codes: 0 when no finding fails (by default warn and unknown findings do not fail), 1 when a
+finding fails (a deny; with `--fail-on unknown` also an unknown, with `--fail-on warn` also a
+warn), 2 when the check could not be made (bad input, a failed preview, broken policy pack, OPA
 or checkov unavailable, an incomplete or undefined report, or a preview without `--show-sames`
 on which rules that need the whole stack cannot be judged).
 """
@@ -10,12 +11,17 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import os
 import sys
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TextIO
 
 from burst.check import engine
 from burst.check.formats import FORMATS, render, summary_line
+from burst.check.model import DENY, FAIL_ON_LEVELS
 from burst.check.pipeline import CheckOptions, run_check
+from burst.check.progress import Progress
 from burst.documents import write_text
 from burst.errors import BurstError
 
@@ -23,11 +29,28 @@ DESCRIPTION = """\
 Check a plan against the burst policy pack (OPA) and checkov, apply waivers, and report.
 Inputs: a `pulumi preview --json` document (--preview), an offline plan of a stack (--stack),
 Kubernetes manifests (--manifests); --manifests combines with either of the others.
-Exit code 0: no deny; 1: at least one deny; 2: the check could not be made.
+Reports: --format (default text) to stdout; --output FORMAT=PATH, repeatable, writes more
+reports in the same run (--format F --out P is short for --output F=P, with text on stdout).
+Exit code 0: nothing fails; 1: a finding fails (a deny, or what --fail-on adds);
+2: the check could not be made.
 """
 
+FAIL_ON_HELP = (
+    "the least severe finding that fails the check (exit 1); levels from lenient to strict: "
+    "deny (only denies fail, the default), unknown (denies and unknowns: values only the "
+    "deployment will know), warn (denies, unknowns and warns); waived findings never fail"
+)
 
-def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+
+@dataclass(frozen=True)
+class Output:
+    """One report file of the run: its format and its path."""
+
+    format: str
+    path: Path
+
+
+def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     """Add the `check` subcommand and its options to `subparsers`."""
     parser = subparsers.add_parser(
         "check",
@@ -85,10 +108,35 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     policy.add_argument("--skip-checkov", action="store_true", help="do not run checkov")
     output = parser.add_argument_group("output")
     output.add_argument(
-        "--format", choices=FORMATS, default="text", help="report format (default: text)"
+        "--format",
+        choices=FORMATS,
+        default="text",
+        help="format of the report on stdout (default: text)",
     )
     output.add_argument(
-        "--out", type=Path, metavar="FILE", help="write the report here (default: stdout)"
+        "--output",
+        action="append",
+        default=[],
+        metavar="FORMAT=PATH",
+        help=f"also write a report in FORMAT ({', '.join(FORMATS)}) to PATH; repeatable, one "
+        "run writes them all (e.g. --output sarif=build/burst.sarif --output "
+        "markdown=build/comment.md)",
+    )
+    output.add_argument(
+        "--out",
+        type=Path,
+        metavar="FILE",
+        help="write the --format report to FILE instead of stdout (short for --output "
+        "FORMAT=FILE; stdout then gets the text report)",
+    )
+    output.add_argument(
+        "--fail-on", choices=FAIL_ON_LEVELS, default=DENY, metavar="LEVEL", help=FAIL_ON_HELP
+    )
+    output.add_argument(
+        "-q",
+        "--quiet",
+        action="store_true",
+        help="no progress lines and no summary line on stderr (errors are still printed)",
     )
     parser.add_argument(
         "--root",
@@ -121,27 +169,81 @@ def options_from_args(args: argparse.Namespace) -> CheckOptions:
         opa_timeout=args.opa_timeout,
         skip_checkov=args.skip_checkov,
         today=args.today,
+        fail_on=args.fail_on,
     )
 
 
-def run(args: argparse.Namespace) -> int:
-    """Run `burst check`; returns 0 (no deny), 1 (deny) or 2 (the check could not be made).
+def outputs_from_args(args: argparse.Namespace) -> tuple[str, list[Output]]:
+    """The format of stdout's report, and the report files (`--output`, then `--out`).
 
-    Problems are printed to stderr, one line each, prefixed with `burst check:`.
+    A malformed `--output`, an unknown format, an empty path, a directory or the same file
+    twice is a BurstError naming the option.
     """
+    stdout_format = args.format if args.out is None else "text"
+    files: list[tuple[str, str, Path]] = []
+    for value in args.output or []:
+        fmt, sep, path = value.partition("=")
+        option = f"--output {value!r}"
+        if not sep:
+            raise BurstError(
+                f"{option}: expected FORMAT=PATH, e.g. --output sarif=build/burst.sarif"
+            )
+        if fmt not in FORMATS:
+            raise BurstError(f"{option}: unknown format {fmt!r} (known: {', '.join(FORMATS)})")
+        if not path.strip():
+            raise BurstError(f"{option}: the path is empty")
+        files.append((option, fmt, Path(path)))
+    if args.out is not None:
+        if not str(args.out).strip():
+            raise BurstError("--out: the path is empty")
+        files.append(("--out", args.format, args.out))
+    seen: dict[str, str] = {}
+    for option, _, path in files:
+        if path.is_dir():
+            raise BurstError(f"{option}: {path} is a directory, expected a file")
+        key = os.path.normcase(os.path.abspath(path))
+        if key in seen:
+            raise BurstError(f"{option}: {path} is also the file of {seen[key]}: one report a file")
+        seen[key] = option
+    return stdout_format, [Output(fmt, path) for _, fmt, path in files]
+
+
+def colour_wanted(stream: TextIO) -> bool:
+    """Colours on `stream`: only a terminal, and only when `NO_COLOR` is unset or empty."""
+    if os.environ.get("NO_COLOR"):
+        return False
     try:
-        report = run_check(options_from_args(args))
-        text = render(report, args.format)
-        if args.out is None:
-            sys.stdout.write(text)
-        else:
-            write_text(args.out, text, "the report")
-        if args.out is not None or args.format not in ("text", "github"):
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run `burst check`; returns 0 (nothing fails), 1 (a finding fails: `--fail-on`) or 2 (the
+    check could not be made).
+
+    Problems are printed to stderr, one line each, prefixed with `burst check:`; so are the
+    progress of the slow phases and, when stdout does not show it, the summary line (neither
+    with `--quiet`). Every report file is written before stdout's report.
+    """
+    progress = Progress(sys.stderr, enabled=not args.quiet)
+    try:
+        stdout_format, files = outputs_from_args(args)
+        report = run_check(options_from_args(args), progress)
+        progress.close()
+        for output in files:
+            write_text(output.path, render(report, output.format), "the report")
+        sys.stdout.write(render(report, stdout_format, colour=colour_wanted(sys.stdout)))
+        sys.stdout.flush()
+        if not args.quiet and stdout_format not in ("text", "github"):
             print(summary_line(report), file=sys.stderr)
         if report.undecided:
             print(f"burst check: {report.undecided_problem()}", file=sys.stderr)
     except BurstError as error:
+        progress.close()
         for line in error.problems:
             print(f"burst check: {line}", file=sys.stderr)
         return 2
+    finally:
+        progress.close()
     return report.exit_code

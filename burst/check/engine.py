@@ -663,6 +663,16 @@ class Engine:
         if self._server is not None:
             self._server.stop()
 
+    @property
+    def local(self) -> bool:
+        """Whether this check runs its own OPA server (no `--opa-url`)."""
+        return self._server is not None
+
+    def wait_ready(self) -> None:
+        """Block until the local server answers (nothing to wait for with `--opa-url`)."""
+        if self._server is not None:
+            self._server.wait()
+
     def evaluate(self, document: Mapping[str, Any]) -> Evaluation:
         """Evaluate `data.burst.main.report` over `document`; fail closed on anything odd."""
         resources = document.get("resources")

@@ -18,6 +18,19 @@ POLICY_SEVERITIES = (DENY, WARN, UNKNOWN)
 SEVERITY_ORDER = (DENY, UNKNOWN, WARN, WAIVED)
 """Order in which reports list severities: what fails first, then what needs a look."""
 
+FAIL_ON_LEVELS = (DENY, UNKNOWN, WARN)
+"""`--fail-on` levels from the least to the most strict; each fails on itself and those before
+it. An unknown is a possible violation (of a deny rule, as a rule) that only the deployment will
+settle, so it ranks above a warn, which is settled and advisory."""
+
+
+def failing_severities(fail_on: str) -> frozenset[str]:
+    """The severities that fail the check (exit 1) under `--fail-on fail_on`."""
+    if fail_on not in FAIL_ON_LEVELS:
+        raise ValueError(f"fail_on must be one of {', '.join(FAIL_ON_LEVELS)}, not {fail_on!r}")
+    return frozenset(FAIL_ON_LEVELS[: FAIL_ON_LEVELS.index(fail_on) + 1])
+
+
 OPA = "opa"
 CHECKOV = "checkov"
 
@@ -123,6 +136,19 @@ class CheckReport:
     """Rules that need the whole stack but saw a preview that leaves resources out."""
     hidden: int = 0
     """Unchanged resources the preview leaves out (`changeSummary.same` minus `same` steps)."""
+    fail_on: str = DENY
+    """The `--fail-on` level: findings of this severity and the ones before it fail the check."""
+    stack: str | None = None
+    """Name of the checked stack, when the input names one."""
+    source: str = ""
+    """What was checked, in words (a preview file, an offline plan, manifests)."""
+    commit: str | None = None
+    """The commit the check ran on (`GITHUB_SHA` or `git rev-parse HEAD`), when known."""
+    today: str = ""
+    """The day (YYYY-MM-DD) the waivers were judged on; empty when unknown."""
+    timings: dict[str, float] = field(default_factory=dict)
+    """Seconds the phases took: `total`, and `plan`, `opa_start`, `evaluation`, `checkov` when
+    they ran."""
 
     def count(self, severity: str) -> int:
         """Number of findings with this severity."""
@@ -138,15 +164,24 @@ class CheckReport:
             "resources": self.resources,
         }
 
+    def fails(self, severity: str) -> bool:
+        """Whether a finding of this severity fails the check under `fail_on`."""
+        return severity in failing_severities(self.fail_on)
+
     @property
     def exit_code(self) -> int:
-        """2 if a rule could not be judged, 1 if any finding denies, else 0.
+        """2 if a rule could not be judged, 1 if a finding fails (`fail_on`), else 0.
 
-        Unknown and warn findings do not fail the check.
+        With the default `fail_on` (deny), unknown and warn findings do not fail the check;
+        waived findings never do.
         """
         if self.undecided:
             return 2
-        return 1 if any(f.severity == DENY for f in self.findings) else 0
+        return 1 if any(self.fails(f.severity) for f in self.findings) else 0
+
+    def live_waivers(self) -> list[Waiver]:
+        """The waivers in force on `today` (all of them when the day is unknown)."""
+        return [w for w in self.waivers if not self.today or w.expires >= self.today]
 
     def undecided_problem(self) -> str:
         """The one-line reason for exit 2 when rules that need the whole stack were not judged."""

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
+import subprocess
+import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,7 +14,8 @@ from typing import Any
 from burst.check import engine, normalise
 from burst.check.guardrails import load_guardrails, waiver_max_days
 from burst.check.inventory import rules_of
-from burst.check.model import CheckReport, Finding, Location, RuleInfo
+from burst.check.model import DENY, CheckReport, Finding, Location, RuleInfo
+from burst.check.progress import SILENT, Progress
 from burst.check.waivers import EXPIRED_RULE_INFO, UNUSED_RULE_INFO, apply_waivers, load_waivers
 from burst.errors import BurstError
 
@@ -34,6 +38,8 @@ class CheckOptions:
     opa_timeout: float = engine.DEFAULT_TIMEOUT
     skip_checkov: bool = False
     today: dt.date | None = None
+    fail_on: str = DENY
+    """`--fail-on`: the least severe finding that fails the check (deny, unknown or warn)."""
 
     @property
     def policy_dir(self) -> Path:
@@ -57,12 +63,58 @@ def load_plan(options: CheckOptions) -> normalise.PlanInput:
         preview = normalise.load_preview(
             options.preview, display=normalise.display_path(options.preview, root)
         )
+        stack_file = stack_config_file(preview.stack.get("name"), root)
+        if stack_file is not None:  # in the repository, unlike the preview file
+            preview.primary = Location(stack_file)
     elif options.stack is not None:
         preview = plan_stack_input(options.stack, root)
     manifests = None
     if options.manifests:
         manifests = normalise.normalise_manifests(options.manifests, root=root)
     return normalise.merge(preview, manifests)
+
+
+def stack_config_file(stack: object, root: Path) -> str | None:
+    """`Pulumi.<stack>.yaml` when the repository has it, else None."""
+    if not isinstance(stack, str) or not stack or "/" in stack or stack.startswith("."):
+        return None
+    name = f"Pulumi.{stack}.yaml"
+    return name if (root / name).is_file() else None
+
+
+def describe_source(options: CheckOptions) -> str:
+    """What the check reads, in words, for the reports."""
+    parts = []
+    if options.preview is not None:
+        display = normalise.display_path(options.preview, options.root)
+        parts.append(f"preview {display}")
+    elif options.stack is not None:
+        parts.append(f"offline plan of stack {options.stack}")
+    if options.manifests:
+        shown = ", ".join(normalise.display_path(p, options.root) for p in options.manifests)
+        parts.append(f"manifests {shown}")
+    return " and ".join(parts)
+
+
+def current_commit(root: Path) -> str | None:
+    """The commit checked: `GITHUB_SHA` in GitHub Actions, else `git rev-parse HEAD` in `root`,
+    else None (not a repository, or no git)."""
+    sha = os.environ.get("GITHUB_SHA", "").strip()
+    if sha:
+        return sha
+    try:
+        result = subprocess.run(
+            ["git", "rev-parse", "--verify", "--quiet", "HEAD"],  # noqa: S607 - git from PATH
+            cwd=root,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    sha = result.stdout.strip()
+    return sha if result.returncode == 0 and sha else None
 
 
 def plan_stack_input(stack: str, root: Path) -> normalise.PlanInput:
@@ -82,8 +134,14 @@ def plan_stack_input(stack: str, root: Path) -> normalise.PlanInput:
     return plan
 
 
-def run_check(options: CheckOptions) -> CheckReport:
-    """Run the whole check and return the report (BurstError when it cannot be made)."""
+def run_check(options: CheckOptions, progress: Progress = SILENT) -> CheckReport:
+    """Run the whole check and return the report (BurstError when it cannot be made).
+
+    The slow phases (planning a stack, the OPA server's start, the evaluation, checkov) are
+    reported to `progress` and timed in the report's `timings`.
+    """
+    started = time.monotonic()
+    timings: dict[str, float] = {}
     require_inputs(options)
     policy_dir = options.policy_dir
     guardrails_path = options.guardrails or policy_dir / "data" / "guardrails.yaml"
@@ -111,7 +169,12 @@ def run_check(options: CheckOptions) -> CheckReport:
     checkov_future: Future[list[Finding]] | None = None
     with ThreadPoolExecutor(max_workers=1) as pool:
         with opa:  # the local server compiles the pack while the input is read
-            plan = load_plan(options)
+            if options.stack is not None:
+                with progress.phase(f"planning stack {options.stack}") as phase:
+                    plan = load_plan(options)
+                timings["plan"] = phase.elapsed
+            else:
+                plan = load_plan(options)
             if not any(r["type"] != "pulumi:pulumi:Stack" for r in plan.resources) and not (
                 plan.document.get("removed")
             ):
@@ -123,10 +186,25 @@ def run_check(options: CheckOptions) -> CheckReport:
                     else "nothing to check: the inputs hold no resources"
                 )
             if not options.skip_checkov:
+                checkov_phase = progress.start("running checkov")
                 checkov_future = pool.submit(
                     run_checkov, plan.resources, options.root, plan.locations, plan.primary, checkov
                 )
-            evaluation = opa.evaluate(plan.document)
+
+                def checkov_done(future: Future[list[Finding]]) -> None:
+                    if not future.cancelled() and future.exception() is None:
+                        timings["checkov"] = checkov_phase.done()
+
+                checkov_future.add_done_callback(checkov_done)
+            if opa.local:  # launched before the input was read: this is the wait that is left
+                with progress.phase("starting OPA") as phase:
+                    opa.wait_ready()
+                timings["opa_start"] = phase.elapsed
+            count = len(plan.resources)
+            where = "with OPA" if opa.address is None else f"on {opa.address.url}"
+            with progress.phase(f"evaluating {count} resources {where}") as phase:
+                evaluation = opa.evaluate(plan.document)
+            timings["evaluation"] = phase.elapsed
         checkov_findings = checkov_future.result() if checkov_future is not None else []
 
     findings = evaluation.findings
@@ -141,6 +219,7 @@ def run_check(options: CheckOptions) -> CheckReport:
     for finding in findings:
         finding.make_safe()
     fired = {f.rule for f in findings}
+    timings["total"] = time.monotonic() - started
     return CheckReport(
         findings=findings,
         resources=evaluation.resources,
@@ -150,6 +229,12 @@ def run_check(options: CheckOptions) -> CheckReport:
         primary_location=plan.primary,
         undecided=evaluation.undecided,
         hidden=int(plan.stack.get("hidden") or 0),
+        fail_on=options.fail_on,
+        stack=plan.stack.get("name") or None,
+        source=describe_source(options),
+        commit=current_commit(options.root),
+        today=(options.today or dt.date.today()).isoformat(),
+        timings=timings,
     )
 
 
