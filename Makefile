@@ -22,6 +22,8 @@ lint: setup
 	$(VENV)/bin/mypy
 	$(OPA) fmt --list --fail policies/
 	$(OPA) check --strict policies/
+	.tools/bin/actionlint
+	$(VENV)/bin/zizmor --offline --quiet .github/workflows
 
 fmt: setup
 	$(VENV)/bin/ruff format .
@@ -46,7 +48,7 @@ fuzz: setup
 	BURST_FUZZ_EXAMPLES=$${BURST_FUZZ_EXAMPLES:-1000} $(VENV)/bin/pytest -q tests/test_fuzz_previews.py
 
 # The real Pulumi engine, Kubernetes provider, etcd and kube-apiserver/-controller-manager,
-# built from the Go module proxy into .tools/bin (30-45 min cold on 2 cores, under a second when built).
+# built from the Go module proxy into .tools/bin (about 15 min cold on 2 cores, under a second when built).
 engine:
 	@bash scripts/build_engine.sh
 

@@ -16,6 +16,9 @@ OPA_VERSION = "1.22.2"
 CONFTEST_VERSION = "0.71.1"
 """conftest release the pack is tested with (its `package main` entry point)."""
 
+ACTIONLINT_VERSION = "1.7.12"
+"""actionlint release `make lint` checks the GitHub workflows with."""
+
 CHECKOV_VERSION = "3.3.30"
 """checkov release, installed in its own virtualenv (`.venv-checkov`)."""
 

@@ -3,6 +3,7 @@
 #   .venv            Python 3.11 with the package and its dev tools
 #   .tools/bin/opa   pinned OPA (or a matching `opa` already on PATH)
 #   .tools/bin/conftest  pinned conftest, to test the pack the way the ecosystem runs it
+#   .tools/bin/actionlint  pinned actionlint, for the GitHub workflows (zizmor comes with .venv)
 #   .venv-checkov    checkov in its own virtualenv (its pins conflict with pulumi)
 #   .tools/crds      Karpenter and Kueue CRD schemas from the Go module proxy
 # Fast when everything is already in place.
@@ -15,6 +16,7 @@ KARPENTER_VERSION=$(pin KARPENTER_VERSION)
 KUEUE_VERSION=$(pin KUEUE_VERSION)
 CHECKOV_VERSION=$(pin CHECKOV_VERSION)
 CONFTEST_VERSION=$(pin CONFTEST_VERSION)
+ACTIONLINT_VERSION=$(pin ACTIONLINT_VERSION)
 PYTHON=${PYTHON:-python3.11}
 mkdir -p .tools/bin .tools/crds
 
@@ -49,6 +51,14 @@ if ! stamp_ok .tools/conftest-stamp "$CONFTEST_VERSION"; then
   GOBIN="$ROOT/.tools/bin" CGO_ENABLED=0 GOFLAGS=-mod=mod \
     go install "github.com/open-policy-agent/conftest@v${CONFTEST_VERSION}"
   echo "$CONFTEST_VERSION" > .tools/conftest-stamp
+fi
+
+# 2c. actionlint, built the same way (seconds once the Go caches hold it).
+if ! stamp_ok .tools/actionlint-stamp "$ACTIONLINT_VERSION"; then
+  echo "setup: building actionlint v${ACTIONLINT_VERSION} with go install" >&2
+  GOBIN="$ROOT/.tools/bin" CGO_ENABLED=0 GOFLAGS=-mod=mod \
+    go install "github.com/rhysd/actionlint/cmd/actionlint@v${ACTIONLINT_VERSION}"
+  echo "$ACTIONLINT_VERSION" > .tools/actionlint-stamp
 fi
 
 # 3. checkov in its own virtualenv, used as a CLI only.
