@@ -13,7 +13,6 @@ the pack but did not report, all raise BurstError (exit 2), never a pass.
 
 from __future__ import annotations
 
-import functools
 import importlib
 import importlib.util
 import json
@@ -30,7 +29,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlsplit
 
 import orjson
 
@@ -339,41 +338,6 @@ def _import_opa_client() -> None:
     sys.modules["opa_client"] = package
 
 
-@functools.cache
-def _bulk_client_class() -> Any:
-    """`OpaClient` whose `query_rule` encodes and decodes with orjson.
-
-    A plan of 16,000 resources is a 20 MB request; the standard library encoder `requests` uses
-    spends a tenth of a second on it (bench/README.md). Session, retries, TLS and token stay
-    opa-python-client's.
-    """
-    _import_opa_client()
-    from opa_client.opa import OpaClient
-
-    class BulkOpaClient(OpaClient):  # type: ignore[misc]
-        def query_rule(
-            self,
-            input_data: Mapping[str, Any],
-            package_path: str,
-            rule_name: str | None = None,
-            query_params: Mapping[str, Any] | None = None,
-        ) -> Any:
-            path = package_path.replace(".", "/") + (f"/{rule_name}" if rule_name else "")
-            url = f"{self.root_url}/data/{path}"
-            if query_params:
-                url = f"{url}?{urlencode(query_params)}"
-            try:
-                body = orjson.dumps({"input": input_data})
-            except orjson.JSONEncodeError:  # e.g. integers beyond 64 bits
-                body = json.dumps({"input": input_data}).encode()
-            status, content = post_bounded(self._session, url, body, self.timeout)
-            if status >= 400:
-                raise OpaHttpError(status, content)
-            return orjson.loads(content)
-
-    return BulkOpaClient
-
-
 MAX_RESPONSE_BYTES = 512 * 1024 * 1024
 """Largest report accepted from OPA (a 16,000-resource plan's report is a few MB)."""
 
@@ -434,15 +398,21 @@ def post_bounded(session: Any, url: str, body: bytes, timeout: float) -> tuple[i
     return int(status), bytes(content)
 
 
-def _client(address: ServerAddress, timeout: float, retries: int = 2) -> Any:
-    OpaClient = _bulk_client_class()
+def _token() -> str | None:
+    """The bearer token for `--opa-url` servers (`$BURST_OPA_TOKEN`), if any."""
+    return os.environ.get("BURST_OPA_TOKEN") or None
 
-    token = os.environ.get("BURST_OPA_TOKEN") or None
+
+def _client(address: ServerAddress, timeout: float, retries: int = 2) -> Any:
+    """opa-python-client's OpaClient for `address`: health, uploads (its public API only)."""
+    _import_opa_client()
+    from opa_client.opa import OpaClient
+
     return OpaClient(
         host=address.host,
         port=address.port,
         ssl=address.ssl,
-        token=token,
+        token=_token(),
         timeout=timeout,
         retries=retries,
     )
@@ -515,14 +485,37 @@ class Evaluation:
     """Rules that need the whole stack and could not be judged (the preview leaves some out)."""
 
 
-def query_report(client: Any, document: Mapping[str, Any], where: str) -> Any:
-    """POST the whole plan to `data.burst.main.report` in one request; return the raw response."""
+def query_report(
+    address: ServerAddress, document: Mapping[str, Any], timeout: float, where: str
+) -> Any:
+    """POST the whole plan to `data.burst.main.report` in one request; return OPA's answer
+    (`where` names the server in errors).
+
+    The one request opa-python-client cannot make: its `query_rule` bounds each read, not the
+    answer, so a server that drips bytes would outlive `--opa-timeout`, and its encoder spends a
+    tenth of a second on a 20 MB plan. So this request is a bounded POST of its own
+    (`post_bounded`, orjson), with the TLS verification and bearer token the client gets.
+    """
     import requests
 
+    where = (
+        "the local OPA server" if address.host == "127.0.0.1" and not address.ssl else address.url
+    )
+    path = f"{REPORT_PACKAGE.replace('.', '/')}/{REPORT_RULE}"
     try:
-        return client.query_rule(
-            input_data=document, package_path=REPORT_PACKAGE, rule_name=REPORT_RULE
-        )
+        body = orjson.dumps({"input": document})
+    except orjson.JSONEncodeError:  # e.g. integers beyond 64 bits
+        body = json.dumps({"input": document}).encode()
+    token = _token()
+    try:
+        with requests.Session() as session:
+            session.verify = address.ssl
+            if token:
+                session.headers["Authorization"] = f"Bearer {token}"
+            status, content = post_bounded(session, f"{address.url}/v1/data/{path}", body, timeout)
+        if status >= 400:
+            raise OpaHttpError(status, content)
+        answer = orjson.loads(content)
     except OpaHttpError as error:
         raise BurstError(
             f"OPA at {where} could not evaluate data.burst.main.report: {_http_error(error)}"
@@ -535,6 +528,7 @@ def query_report(client: Any, document: Mapping[str, Any], where: str) -> Any:
         raise BurstError(f"OPA at {where} unreachable: {type(error).__name__}") from None
     except ValueError:
         raise BurstError(f"OPA at {where} answered with something that is not JSON") from None
+    return answer
 
 
 def _http_error(error: OpaHttpError) -> str:
@@ -679,8 +673,9 @@ class Engine:
         count = len(resources) if isinstance(resources, Sequence) else 0
         if self._server is not None:
             host, port = self._server.wait()
-            with _client(ServerAddress(host, port, False), self.timeout) as client:
-                response = query_report(client, document, "the local OPA server")
+            response = query_report(
+                ServerAddress(host, port, False), document, self.timeout, "the local OPA server"
+            )
             return validate_report(response, self.expected_packages, count)
         assert self.address is not None  # noqa: S101 - set whenever there is no local server
         response = self._evaluate_remote(self.address, document)
@@ -711,7 +706,7 @@ class Engine:
                 raise BurstError(
                     f"OPA server at {address.url}: upload failed: {_rego_error_text(error)}"
                 ) from None
-            return query_report(client, document, address.url)
+        return query_report(address, document, self.timeout, address.url)
 
 
 def evaluate(
