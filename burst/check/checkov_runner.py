@@ -16,6 +16,9 @@ What checkov can judge here, and how it runs (two runs, in parallel):
   (virtualenvs, `.tools`, `.git` and caches excluded). checkov's Python frameworks (`sast`,
   `cdk`) need a Prisma Cloud key and a downloaded engine, so the program gets the secrets scan.
 
+Each scan, run or skipped, comes back as a `Scan` (what it was given, what it left out, its
+seconds) that every report lists.
+
 Severities (checkov's own severity is empty offline): secrets are `deny` (a leaked credential
 must block the merge); Kubernetes hygiene and GitHub Actions checks are `warn`. Each finding's
 remediation starts with `See <url>;`, the page `burst.docs.rule_doc_url` links: checkov's
