@@ -37,7 +37,8 @@ def rule_doc_url(rule_id: str, title: str, engine: str, remediation: str = "") -
     """The page that documents a rule, or None when there is none.
 
     Policy-pack rules link to their section of `policies/README.md`; the waiver rules to its
-    "Waivers" section; checkov checks to the guideline checkov names in the remediation, if any.
+    "Waivers" section; checkov checks to the page their remediation starts with (`See <url>;`:
+    checkov's guideline, or the check's definition, see `burst.check.checkov_runner`), if any.
     """
     if engine == "checkov":
         match = _GUIDELINE.match(remediation)

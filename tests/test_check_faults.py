@@ -61,6 +61,16 @@ def test_a_broken_checkov_fails_closed(tmp_path: Path, body: str, message: str) 
     assert any(message in line for line in result.stderr.splitlines()), result.stderr
 
 
+def test_a_broken_checkov_fails_closed_when_only_the_repository_is_scanned(
+    tmp_path: Path,
+) -> None:
+    checkov = fake_checkov(tmp_path, "echo 'checkov: crashed' >&2; exit 2")
+    result = burst_check(checkov, tmp_path, "--preview", str(CLEAN))  # no Kubernetes objects
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
+    assert "checkov (repository) failed with exit code 2" in result.stderr
+
+
 @pytest.mark.parametrize("output", [SUMMARY, REPORT])
 def test_a_documented_success_passes(tmp_path: Path, output: str) -> None:
     checkov = fake_checkov(tmp_path, f"echo '{output}'; exit 0")

@@ -257,7 +257,7 @@ def sample_report() -> CheckReport:
 def test_json_shape() -> None:
     document = json.loads(render(sample_report(), "json"))
     assert document["summary"] == {"deny": 3, "warn": 1, "unknown": 1, "waived": 1, "resources": 42}
-    assert set(document) == {"summary", "undecided", "findings"}
+    assert set(document) == {"summary", "undecided", "checkov", "findings"}
     for finding in document["findings"]:
         assert set(finding) == {
             "rule",
@@ -285,6 +285,7 @@ def test_empty_report_json() -> None:
     assert document == {
         "summary": {"deny": 0, "warn": 0, "unknown": 0, "waived": 0, "resources": 0},
         "undecided": [],
+        "checkov": [],
         "findings": [],
     }
 

@@ -1,15 +1,30 @@
 """Run checkov (as a CLI, from its own virtualenv) and turn its failed checks into findings.
 
-Two runs, in parallel:
+What checkov can judge here, and how it runs (two runs, in parallel):
 
-* `--framework kubernetes` over the Kubernetes objects of the plan, rendered one per YAML file
-  into a temporary directory (Helm releases and other component types are skipped: their inputs
-  are not Kubernetes objects);
-* `--framework secrets github_actions` over the repository (virtualenvs, `.tools`, `.git` and
-  caches excluded).
+* `--framework kubernetes` over the Kubernetes objects of the plan and of `--manifests` whose
+  kind one of checkov's Kubernetes checks judges (CHECKED_KINDS: workloads such as Pods, Jobs,
+  Deployments, CronJobs, and RBAC, ServiceAccounts, Services, Ingresses...), rendered one per
+  YAML file into a temporary directory, with the NetworkPolicies a graph check connects them to.
+  Other kinds (the Karpenter and Kueue custom resources, Namespaces, ResourceQuotas, LimitRanges,
+  PriorityClasses) match no check, and Helm releases are no manifests: checkov's `helm`
+  framework renders a local chart directory with the `helm` binary, while the program's
+  releases name remote OCI charts, so their values alone say nothing it can check. When no
+  object is of a checked kind, the run is skipped and the report says so.
+* `--framework secrets github_actions` over the repository: the files git would commit, so
+  the Pulumi program's Python (`components/`, `infra/`), the policies, fixtures and workflows
+  (virtualenvs, `.tools`, `.git` and caches excluded). checkov's Python frameworks (`sast`,
+  `cdk`) need a Prisma Cloud key and a downloaded engine, so the program gets the secrets scan.
+
+Each scan, run or skipped, comes back as a `Scan` (what it was given, what it left out, its
+seconds) that every report lists.
 
 Severities (checkov's own severity is empty offline): secrets are `deny` (a leaked credential
-must block the merge); Kubernetes hygiene and GitHub Actions checks are `warn`.
+must block the merge); Kubernetes hygiene and GitHub Actions checks are `warn`. Each finding's
+remediation starts with `See <url>;`, the page `burst.docs.rule_doc_url` links: checkov's
+guideline when it names one (only from its platform, so never offline), else the check's
+definition in checkov's repository at the version that ran (`check_class`), else the
+framework's policy index there.
 """
 
 from __future__ import annotations
@@ -19,19 +34,58 @@ import os
 import re
 import subprocess
 import tempfile
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+import time
+from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import yaml
 
 from burst.check import children
-from burst.check.model import CHECKOV, DENY, WARN, Finding, Location
+from burst.check.model import CHECKOV, DENY, WARN, Finding, Location, Scan, safe_text
 from burst.errors import BurstError
 
 SEVERITY_BY_FRAMEWORK = {"kubernetes": WARN, "secrets": DENY, "github_actions": WARN}
 """How checkov's failed checks count, per framework."""
+
+KUBERNETES_FRAMEWORKS = ("kubernetes",)
+REPOSITORY_FRAMEWORKS = ("secrets", "github_actions")
+
+CHECKED_KINDS = frozenset(
+    {
+        "AdmissionConfiguration",
+        "ClusterRole",
+        "ClusterRoleBinding",
+        "ConfigMap",
+        "CronJob",
+        "DaemonSet",
+        "Deployment",
+        "DeploymentConfig",
+        "Ingress",
+        "Job",
+        "Pod",
+        "PodSecurityPolicy",
+        "PodTemplate",
+        "ReplicaSet",
+        "ReplicationController",
+        "Role",
+        "RoleBinding",
+        "Secret",
+        "Service",
+        "ServiceAccount",
+        "StatefulSet",
+    }
+)
+"""Kinds checkov's Kubernetes checks judge: the `supported_entities` of its resource checks and
+the kinds its graph checks filter on (checkov 3.3.30; tests/test_check_checkov.py compares this
+with the installed checkov's registry). checkov matches on `kind` alone, and so does this."""
+
+CONTEXT_KINDS = frozenset({"NetworkPolicy"})
+"""Kinds no check judges but a graph check connects the checked ones to (CKV2_K8S_6: a Pod
+without a NetworkPolicy): rendered along with checked objects, never a reason to run."""
 
 EXCLUDED_DIRS = (
     r"\.venv[^/]*",
@@ -46,8 +100,27 @@ EXCLUDED_DIRS = (
 )
 """Directories (regular expressions for `--skip-path`) the repository scan leaves out."""
 
-_SKIPPED_K8S_TYPES = ("kubernetes:helm.sh/", "kubernetes:yaml", "kubernetes:kustomize")
+CHECKOV_REPOSITORY = "https://github.com/bridgecrewio/checkov"
+POLICY_INDEX = {
+    "kubernetes": "kubernetes.md",
+    "secrets": "secrets.md",
+    "github_actions": "github_actions.md",
+}
+"""checkov's policy index page (`docs/5.Policy Index/`) of each framework."""
+
+MAX_LISTED_KINDS = 8
+"""How many left-out kinds a scan's note names (the most frequent first)."""
+
+_COMPONENT_TYPES = {
+    "kubernetes:helm.sh/": "Helm releases (remote charts: their values are no manifests)",
+    "kubernetes:yaml": "YAML config groups (components, not manifests)",
+    "kubernetes:kustomize": "kustomize directories (components, not manifests)",
+}
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9_.-]+")
+_URL = re.compile(r"https://[^\s;]+")
+_VERSION = re.compile(r"[0-9]+(\.[0-9]+)*")
+_CHECK_CLASS = re.compile(r"checkov(\.[A-Za-z_][A-Za-z0-9_]*)+")
+_GENERIC_CHECK_CLASS = "checkov.common."
 
 
 def find_checkov(root: Path | None = None) -> Path:
@@ -69,6 +142,13 @@ def find_checkov(root: Path | None = None) -> Path:
     )
 
 
+def _component(resource_type: str) -> str | None:
+    for prefix, what in _COMPONENT_TYPES.items():
+        if resource_type.startswith(prefix):
+            return what
+    return None
+
+
 def kubernetes_objects(resources: Iterable[Mapping[str, Any]]) -> list[tuple[str, dict[str, Any]]]:
     """(URN, object) of every resource whose inputs are a whole Kubernetes object."""
     objects = []
@@ -76,7 +156,7 @@ def kubernetes_objects(resources: Iterable[Mapping[str, Any]]) -> list[tuple[str
         resource_type = resource.get("type", "")
         if not isinstance(resource_type, str) or not resource_type.startswith("kubernetes:"):
             continue
-        if resource_type.startswith(_SKIPPED_K8S_TYPES):
+        if _component(resource_type) is not None:
             continue
         inputs = resource.get("inputs")
         if (
@@ -87,6 +167,64 @@ def kubernetes_objects(resources: Iterable[Mapping[str, Any]]) -> list[tuple[str
         ):
             objects.append((str(resource["urn"]), inputs))
     return objects
+
+
+@dataclass
+class KubernetesSelection:
+    """The Kubernetes objects the Kubernetes scan gets, and what it leaves out."""
+
+    checked: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    context: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    unchecked: Counter[str] = field(default_factory=Counter)
+    """Kinds (and how many objects of each) no checkov check judges."""
+    components: Counter[str] = field(default_factory=Counter)
+    """Component resources that are not manifests (Helm releases...), by what they are."""
+
+    @property
+    def rendered(self) -> list[tuple[str, dict[str, Any]]]:
+        """What is written for checkov: the checked objects and, with them, their context."""
+        return [*self.checked, *self.context] if self.checked else []
+
+    def note(self) -> str:
+        """What was left out (and, when nothing is checked, why the scan does not run)."""
+        parts = []
+        left_out = Counter(self.unchecked)
+        if not self.checked:  # context alone is not scanned either
+            left_out.update(obj["kind"] for _, obj in self.context)
+        unchecked = sum(left_out.values())
+        if unchecked:
+            counts = sorted(left_out.items(), key=lambda item: (-item[1], item[0]))
+            kinds = [f"{safe_text(kind, 60)} {n}" for kind, n in counts[:MAX_LISTED_KINDS]]
+            if len(counts) > MAX_LISTED_KINDS:
+                kinds.append(f"{len(counts) - MAX_LISTED_KINDS} more kinds")
+            objects = "1 object" if unchecked == 1 else f"{unchecked} objects"
+            parts.append(f"{objects} of kinds no checkov check judges ({', '.join(kinds)})")
+        parts += [f"{n} {what}" for what, n in sorted(self.components.items())]
+        if self.checked:
+            return f"left out {'; '.join(parts)}" if parts else ""
+        if not parts:
+            return "no Kubernetes objects in the inputs"
+        return f"no object of a kind checkov's Kubernetes checks judge: {'; '.join(parts)}"
+
+
+def select_kubernetes(resources: Iterable[Mapping[str, Any]]) -> KubernetesSelection:
+    """Split the Kubernetes resources by whether checkov's Kubernetes checks judge their kind."""
+    selection = KubernetesSelection()
+    for resource in resources:
+        resource_type = resource.get("type")
+        if isinstance(resource_type, str) and resource_type.startswith("kubernetes:"):
+            what = _component(resource_type)
+            if what is not None:
+                selection.components[what] += 1
+    for urn, obj in kubernetes_objects(resources):
+        kind = obj["kind"]
+        if kind in CHECKED_KINDS:
+            selection.checked.append((urn, obj))
+        elif kind in CONTEXT_KINDS:
+            selection.context.append((urn, obj))
+        else:
+            selection.unchecked[kind] += 1
+    return selection
 
 
 def render_objects(
@@ -111,6 +249,7 @@ class _Run:
     out: Path
     err: Path
     what: str
+    started: float
 
 
 def _start(checkov: Path, args: list[str], cwd: Path, tmp: Path, what: str) -> _Run:
@@ -128,11 +267,12 @@ def _start(checkov: Path, args: list[str], cwd: Path, tmp: Path, what: str) -> _
             )
         except OSError as error:
             raise BurstError(f"cannot run checkov ({checkov}): {error.strerror}") from None
-    return _Run(process, out, err, what)
+    return _Run(process, out, err, what, time.monotonic())
 
 
-def _reports(run: _Run, timeout: float) -> list[Mapping[str, Any]]:
-    """The reports of a finished checkov run; anything but a documented success is BurstError.
+def _reports(run: _Run, timeout: float) -> tuple[list[Mapping[str, Any]], float]:
+    """The reports of a finished checkov run and its seconds; anything but a documented
+    success is BurstError.
 
     checkov `-o json` prints one report per framework (a list when several ran): `{"check_type",
     "results": {"failed_checks": [...], ...}, "summary": {"failed": n, ...}}`, or a bare summary
@@ -145,6 +285,7 @@ def _reports(run: _Run, timeout: float) -> list[Mapping[str, Any]]:
     except subprocess.TimeoutExpired:
         children.stop(run.process)
         raise BurstError(f"checkov ({run.what}) did not finish within {timeout:.0f}s") from None
+    seconds = time.monotonic() - run.started
     children.stop(run.process)  # reaps it and any workers left in its process group
     stderr = run.err.read_text(errors="replace").strip()
     tail = stderr.splitlines()[-3:] if stderr else []
@@ -166,7 +307,7 @@ def _reports(run: _Run, timeout: float) -> list[Mapping[str, Any]]:
         failed += _failed_count(report)
     if (code == 1) != (failed > 0):
         raise BurstError(f"checkov ({run.what}) exited {code} but reported {failed} failed checks")
-    return [r for r in reports if "results" in r]
+    return [r for r in reports if "results" in r], seconds
 
 
 def _is_count(value: object) -> bool:
@@ -199,15 +340,27 @@ def _failed_count(report: Mapping[str, Any]) -> int:
     return count
 
 
-def _failed_checks(reports: Iterable[Mapping[str, Any]]) -> Iterable[tuple[str, Mapping[str, Any]]]:
+@dataclass(frozen=True)
+class _Failed:
+    framework: str
+    check: Mapping[str, Any]
+    version: str | None
+    """The checkov version of the report (its summary's `checkov_version`), when it says."""
+
+
+def _failed_checks(reports: Iterable[Mapping[str, Any]]) -> Iterator[_Failed]:
     for report in reports:
         framework = str(report.get("check_type", ""))
         results = report.get("results")
         if not isinstance(results, Mapping):
             continue  # a summary only: nothing was scanned
+        summary = report.get("summary")
+        version = summary.get("checkov_version") if isinstance(summary, Mapping) else None
+        if not isinstance(version, str) or not _VERSION.fullmatch(version):
+            version = None
         for check in results.get("failed_checks") or []:
             if isinstance(check, Mapping):
-                yield framework, check
+                yield _Failed(framework, check, version)
 
 
 def _line(check: Mapping[str, Any]) -> int:
@@ -217,18 +370,43 @@ def _line(check: Mapping[str, Any]) -> int:
     return 1
 
 
-def _remediation(check: Mapping[str, Any], framework: str) -> str:
-    guideline = check.get("guideline")
-    check_id = check.get("check_id", "")
-    waiver = f"or waive {check_id} for this resource in the waivers file with a reason and expiry."
-    if isinstance(guideline, str) and guideline:
-        return f"See {guideline}; {waiver}"
-    if framework == "secrets":
-        return (
-            "Remove the secret from the repository, rotate it, and load it from a secret store "
+def guideline_url(failed: _Failed) -> str | None:
+    """The page that documents a failed check: checkov's `guideline` when it is an https URL,
+    else (with the version known) the check's source in checkov's repository at that version
+    (its `check_class`, unless that is a generic base class), else that framework's policy
+    index there; None when neither is known."""
+    guideline = failed.check.get("guideline")
+    if isinstance(guideline, str) and _URL.fullmatch(guideline):
+        return guideline
+    if failed.version is None:
+        return None
+    blob = f"{CHECKOV_REPOSITORY}/blob/{failed.version}"
+    check_class = failed.check.get("check_class")
+    if (
+        isinstance(check_class, str)
+        and _CHECK_CLASS.fullmatch(check_class)
+        and not check_class.startswith(_GENERIC_CHECK_CLASS)
+    ):
+        return f"{blob}/{check_class.replace('.', '/')}.py"
+    index = POLICY_INDEX.get(failed.framework)
+    return f"{blob}/docs/{quote('5.Policy Index')}/{index}" if index else None
+
+
+def _remediation(failed: _Failed) -> str:
+    check = failed.check
+    if failed.framework == "secrets":
+        advice = (
+            "remove the secret from the repository, rotate it, and load it from a secret store "
             "at run time (a waiver is only for a false positive)."
         )
-    return f"Change the object so that the check passes ({check.get('check_name', '')}), {waiver}"
+    else:
+        advice = (
+            f"change the object so that the check passes ({check.get('check_name', '')}), or "
+            f"waive {check.get('check_id', '')} for this resource in the waivers file with a "
+            "reason and expiry."
+        )
+    url = guideline_url(failed)
+    return f"See {url}; {advice}" if url else advice[:1].upper() + advice[1:]
 
 
 def kubernetes_findings(
@@ -240,7 +418,8 @@ def kubernetes_findings(
     """Findings of the Kubernetes run, on the URN of the object each file was rendered from."""
     findings = []
     seen = set()
-    for framework, check in _failed_checks(reports):
+    for failed in _failed_checks(reports):
+        check = failed.check
         file_name = Path(str(check.get("file_path", ""))).name
         urn = files.get(file_name)
         if urn is None:
@@ -253,12 +432,12 @@ def kubernetes_findings(
         findings.append(
             Finding(
                 rule=str(check.get("check_id")),
-                severity=SEVERITY_BY_FRAMEWORK.get(framework or "kubernetes", WARN),
+                severity=SEVERITY_BY_FRAMEWORK.get(failed.framework or "kubernetes", WARN),
                 resource=urn,
                 message=f"{title} ({check.get('resource', '')})",
                 engine=CHECKOV,
                 title=title,
-                remediation=_remediation(check, framework),
+                remediation=_remediation(failed),
                 location=locations.get(urn, fallback),
             )
         )
@@ -269,7 +448,8 @@ def repository_findings(reports: Iterable[Mapping[str, Any]]) -> list[Finding]:
     """Findings of the repository run (secrets, GitHub Actions), on repository-relative files."""
     findings = []
     seen = set()
-    for framework, check in _failed_checks(reports):
+    for failed in _failed_checks(reports):
+        check = failed.check
         path = str(check.get("file_path", "")).lstrip("/")
         line = _line(check)
         key = (check.get("check_id"), path, line)
@@ -279,18 +459,18 @@ def repository_findings(reports: Iterable[Mapping[str, Any]]) -> list[Finding]:
         title = str(check.get("check_name") or check.get("check_id"))
         detail = (
             f"line {line}"
-            if framework == "secrets"
+            if failed.framework == "secrets"
             else f"{check.get('resource', '')}, line {line}"
         )
         findings.append(
             Finding(
                 rule=str(check.get("check_id")),
-                severity=SEVERITY_BY_FRAMEWORK.get(framework, WARN),
+                severity=SEVERITY_BY_FRAMEWORK.get(failed.framework, WARN),
                 resource=path,
                 message=f"{title} ({detail})",
                 engine=CHECKOV,
                 title=title,
-                remediation=_remediation(check, framework),
+                remediation=_remediation(failed),
                 location=Location(path, line),
             )
         )
@@ -332,6 +512,14 @@ def repository_targets(root: Path) -> list[str]:
     return ["-d", ".", *skip]
 
 
+@dataclass
+class CheckovResult:
+    """checkov's findings, and what each scan covered (or why it did not run)."""
+
+    findings: list[Finding]
+    scans: list[Scan]
+
+
 def run_checkov(
     resources: Sequence[Mapping[str, Any]],
     root: Path,
@@ -339,46 +527,73 @@ def run_checkov(
     fallback: Location | None = None,
     checkov: Path | None = None,
     timeout: float = 600.0,
-) -> list[Finding]:
-    """Run both checkov scans (in parallel) and return their failed checks as findings."""
+) -> CheckovResult:
+    """Run the checkov scans that have something to judge (in parallel); return their failed
+    checks as findings, and a Scan for each, run or skipped."""
     binary = checkov or find_checkov(root)
-    objects = kubernetes_objects(resources)
+    selection = select_kubernetes(resources)
+    repository = repository_targets(root)
     with tempfile.TemporaryDirectory(prefix="burst-check-checkov-") as tmp_name:
         tmp = Path(tmp_name)
         manifests = tmp / "manifests"
         manifests.mkdir()
-        files = render_objects(objects, manifests)
+        files = render_objects(selection.rendered, manifests)
         runs = []
         try:
             if files:
                 runs.append(
                     _start(
                         binary,
-                        ["-d", ".", "--framework", "kubernetes"],
+                        ["-d", ".", "--framework", *KUBERNETES_FRAMEWORKS],
                         manifests,
                         tmp,
                         "kubernetes",
                     )
                 )
-            repository = repository_targets(root)
             if repository:
                 runs.append(
                     _start(
                         binary,
-                        [*repository, "--framework", "secrets", "github_actions"],
+                        [*repository, "--framework", *REPOSITORY_FRAMEWORKS],
                         root,
                         tmp,
                         "repository",
                     )
                 )
             findings: list[Finding] = []
+            seconds: dict[str, float] = {}
             for run in runs:
-                reports = _reports(run, timeout)
+                reports, seconds[run.what] = _reports(run, timeout)
                 if run.what == "kubernetes":
                     findings += kubernetes_findings(reports, files, locations, fallback)
                 else:
                     findings += repository_findings(reports)
-            return findings
         finally:
             for run in runs:
                 children.stop(run.process)
+    listed = repository[1:] if repository[:1] == ["-f"] else []
+    scans = [
+        Scan(
+            "kubernetes",
+            KUBERNETES_FRAMEWORKS,
+            ran="kubernetes" in seconds,
+            targets=len(selection.checked),
+            note=selection.note(),
+            seconds=seconds.get("kubernetes"),
+        ),
+        Scan(
+            "repository",
+            REPOSITORY_FRAMEWORKS,
+            ran="repository" in seconds,
+            targets=len(listed),
+            note=(
+                ""
+                if listed
+                else "the whole directory (not a git work tree), less EXCLUDED_DIRS"
+                if repository
+                else "no files to scan"
+            ),
+            seconds=seconds.get("repository"),
+        ),
+    ]
+    return CheckovResult(findings, scans)

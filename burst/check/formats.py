@@ -116,6 +116,7 @@ def render_text(report: CheckReport, colour: bool = False) -> str:
             lines.append(f"  fix: {first.remediation}")
         lines.append("")
     lines.extend(_rule_overview(report))
+    lines.extend(_scan_overview(report))
     lines.extend(_waiver_overview(report))
     lines.append(summary_line(report))
     return "\n".join(lines) + "\n"
@@ -133,6 +134,13 @@ def _waiver_overview(report: CheckReport) -> list[str]:
         )
     lines.append("")
     return lines
+
+
+def _scan_overview(report: CheckReport) -> list[str]:
+    """What each checkov scan covered, or why it did not run."""
+    if not report.scans:
+        return []
+    return ["checkov scans:", *(f"  {scan.describe()}" for scan in report.scans), ""]
 
 
 def _rule_overview(report: CheckReport) -> list[str]:
@@ -164,10 +172,12 @@ def _rule_overview(report: CheckReport) -> list[str]:
 
 
 def report_json(report: CheckReport) -> dict[str, Any]:
-    """The JSON report: `{"summary": {...}, "findings": [...]}`."""
+    """The JSON report: `{"summary": {...}, "undecided": [...], "checkov": [...], "findings":
+    [...]}`; `checkov` lists the checkov scans (empty with `--skip-checkov`)."""
     return {
         "summary": report.summary(),
         "undecided": report.undecided,
+        "checkov": [scan.to_json() for scan in report.scans],
         "findings": [f.to_json() for f in report.sorted_findings()],
     }
 
@@ -460,6 +470,9 @@ def _markdown_head(report: CheckReport) -> list[str]:
         context.append(f"checked: {_md(report.source)}")
     if context:
         lines += [" · ".join(context), ""]
+    if report.scans:
+        scans = " · ".join(_md(scan.describe()) for scan in report.scans)
+        lines += [f"<sub>checkov: {scans}</sub>", ""]
     lines += [
         "| deny | warn | unknown | waived | resources |",
         "|---:|---:|---:|---:|---:|",

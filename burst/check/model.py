@@ -120,6 +120,41 @@ class RuleInfo:
     engine: str = OPA
 
 
+@dataclass(frozen=True)
+class Scan:
+    """One checkov scan of a check: what it was given, or why it did not run."""
+
+    name: str
+    """`kubernetes` (the plan's and manifests' objects) or `repository` (the repository's files)."""
+    frameworks: tuple[str, ...]
+    ran: bool
+    targets: int = 0
+    """Objects (kubernetes) or files (repository) given to checkov; 0 when it did not run."""
+    note: str = ""
+    """Why the scan did not run, or what it left out."""
+    seconds: float | None = None
+
+    def describe(self) -> str:
+        """One line for the text and Markdown reports."""
+        what = "objects" if self.name == "kubernetes" else "files"
+        counted = f"{self.targets} {what}" if self.ran else "not run"
+        head = f"{self.name} ({', '.join(self.frameworks)}): {counted}"
+        if self.ran and self.seconds is not None:
+            head += f" in {self.seconds:.1f} s"
+        return f"{head}; {self.note}" if self.note else head
+
+    def to_json(self) -> dict[str, Any]:
+        """The scan as it appears in the JSON report."""
+        return {
+            "scan": self.name,
+            "frameworks": list(self.frameworks),
+            "ran": self.ran,
+            "targets": self.targets,
+            "note": self.note,
+            "seconds": None if self.seconds is None else round(self.seconds, 3),
+        }
+
+
 @dataclass
 class CheckReport:
     """Everything a formatter needs: findings, evaluated rules and context."""
@@ -149,6 +184,8 @@ class CheckReport:
     timings: dict[str, float] = field(default_factory=dict)
     """Seconds the phases took: `total`, and `plan`, `opa_start`, `evaluation`, `checkov` when
     they ran."""
+    scans: list[Scan] = field(default_factory=list)
+    """The checkov scans, run or not (empty with `--skip-checkov`)."""
 
     def count(self, severity: str) -> int:
         """Number of findings with this severity."""

@@ -9,15 +9,18 @@ import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from burst.check import engine, normalise
 from burst.check.guardrails import load_guardrails, waiver_max_days
 from burst.check.inventory import rules_of
-from burst.check.model import DENY, CheckReport, Finding, Location, RuleInfo
+from burst.check.model import DENY, CheckReport, Location, RuleInfo
 from burst.check.progress import SILENT, Progress
 from burst.check.waivers import EXPIRED_RULE_INFO, UNUSED_RULE_INFO, apply_waivers, load_waivers
 from burst.errors import BurstError
+
+if TYPE_CHECKING:
+    from burst.check.checkov_runner import CheckovResult
 
 
 @dataclass
@@ -159,14 +162,14 @@ def run_check(options: CheckOptions, progress: Progress = SILENT) -> CheckReport
     if not options.skip_checkov:
         from burst.check.checkov_runner import find_checkov, run_checkov
 
-        checkov = find_checkov(options.root)  # a missing checkov fails before anything runs
+        checkov_cli = find_checkov(options.root)  # a missing checkov fails before anything runs
     if options.preview is None and options.stack is None and not options.manifests:
         raise BurstError("nothing to check: give --preview FILE, --stack NAME or --manifests DIR")
 
     opa = engine.Engine(
         pack, guardrails, expected, options.opa_url, options.opa_timeout, options.root
     )
-    checkov_future: Future[list[Finding]] | None = None
+    checkov_future: Future[CheckovResult] | None = None
     with ThreadPoolExecutor(max_workers=1) as pool:
         with opa:  # the local server compiles the pack while the input is read
             if options.stack is not None:
@@ -188,10 +191,15 @@ def run_check(options: CheckOptions, progress: Progress = SILENT) -> CheckReport
             if not options.skip_checkov:
                 checkov_phase = progress.start("running checkov")
                 checkov_future = pool.submit(
-                    run_checkov, plan.resources, options.root, plan.locations, plan.primary, checkov
+                    run_checkov,
+                    plan.resources,
+                    options.root,
+                    plan.locations,
+                    plan.primary,
+                    checkov_cli,
                 )
 
-                def checkov_done(future: Future[list[Finding]]) -> None:
+                def checkov_done(future: Future[CheckovResult]) -> None:
                     if not future.cancelled() and future.exception() is None:
                         timings["checkov"] = checkov_phase.done()
 
@@ -205,7 +213,7 @@ def run_check(options: CheckOptions, progress: Progress = SILENT) -> CheckReport
             with progress.phase(f"evaluating {count} resources {where}") as phase:
                 evaluation = opa.evaluate(plan.document)
             timings["evaluation"] = phase.elapsed
-        checkov_findings = checkov_future.result() if checkov_future is not None else []
+        checkov = checkov_future.result() if checkov_future is not None else None
 
     findings = evaluation.findings
     by_id = {rule.id: rule for rule in rules}
@@ -215,6 +223,7 @@ def run_check(options: CheckOptions, progress: Progress = SILENT) -> CheckReport
         if rule is not None:  # the shared unknown mechanism leaves the rule's texts to us
             finding.title = finding.title or rule.title
             finding.remediation = finding.remediation or rule.remediation
+    checkov_findings = checkov.findings if checkov is not None else []
     findings = apply_waivers([*findings, *checkov_findings], waivers, options.today)
     for finding in findings:
         finding.make_safe()
@@ -235,6 +244,7 @@ def run_check(options: CheckOptions, progress: Progress = SILENT) -> CheckReport
         commit=current_commit(options.root),
         today=(options.today or dt.date.today()).isoformat(),
         timings=timings,
+        scans=checkov.scans if checkov is not None else [],
     )
 
 
