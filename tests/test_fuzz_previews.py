@@ -60,8 +60,8 @@ class Checker:
         """Rules that deny; BurstError when the input is refused."""
         plan = normalise_preview(document).document
         host, port = self.server.wait()
-        with engine._client(engine.ServerAddress(host, port, False), 60.0) as client:
-            response = engine.query_report(client, plan, "the fuzz OPA server")
+        address = engine.ServerAddress(host, port, False)
+        response = engine.query_report(address, plan, 60.0, "the fuzz OPA server")
         evaluation = engine.validate_report(response, self.expected, len(plan["resources"]))
         return {f.rule for f in evaluation.findings if f.severity == "deny"}
 
