@@ -273,8 +273,8 @@ def test_only_kinds_checkov_judges_are_scanned() -> None:
     assert plan_only.checked == [] and plan_only.rendered == []
     assert plan_only.note() == (
         "no object of a kind checkov's Kubernetes checks judge: 4 objects of kinds no checkov "
-        "check judges (Namespace 2, NetworkPolicy 1, NodePool 1); 1 Helm releases (remote "
-        "charts: their values are no manifests)"
+        "check judges (Namespace 2, NetworkPolicy 1, NodePool 1); Helm releases (remote "
+        "charts: their values are no manifests): 1"
     )
     with_job = select_kubernetes([*resources, _resource("job", "Job", "batch/v1")])
     assert [urn for urn, _ in with_job.checked] == ["job"]

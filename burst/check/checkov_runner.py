@@ -199,7 +199,7 @@ class KubernetesSelection:
                 kinds.append(f"{len(counts) - MAX_LISTED_KINDS} more kinds")
             objects = "1 object" if unchecked == 1 else f"{unchecked} objects"
             parts.append(f"{objects} of kinds no checkov check judges ({', '.join(kinds)})")
-        parts += [f"{n} {what}" for what, n in sorted(self.components.items())]
+        parts += [f"{what}: {n}" for what, n in sorted(self.components.items())]
         if self.checked:
             return f"left out {'; '.join(parts)}" if parts else ""
         if not parts:
