@@ -496,19 +496,19 @@ def _markdown_head(report: CheckReport) -> list[str]:
 
 
 _HEADINGS = {
-    DENY: "Deny",
-    UNKNOWN: "Unknown (could not be decided",
-    WARN: "Warn",
-    WAIVED: "Waived",
+    DENY: ("Deny", ""),
+    UNKNOWN: ("Unknown", "could not be decided"),
+    WARN: ("Warn", ""),
+    WAIVED: ("Waived", ""),
 }
+"""Each severity's heading in the Markdown report, and what it always says about it."""
 
 
 def _heading(report: CheckReport, severity: str) -> str:
-    base = _HEADINGS[severity]
-    fails = report.fails(severity) if severity != WAIVED else False
-    if base.endswith("decided"):
-        return f"{base}; fails the check)" if fails else f"{base})"
-    return f"{base} (fails the check)" if fails else base
+    name, qualifier = _HEADINGS[severity]
+    fails = severity != WAIVED and report.fails(severity)
+    said = [part for part in (qualifier, "fails the check" if fails else "") if part]
+    return f"{name} ({'; '.join(said)})" if said else name
 
 
 def _markdown_findings(report: CheckReport) -> list[tuple[str, int]]:
@@ -548,8 +548,8 @@ def _markdown_findings(report: CheckReport) -> list[tuple[str, int]]:
 
 
 def _waiver_rows(report: CheckReport, live: bool) -> list[str]:
-    today = report.today
-    chosen = [w for w in report.waivers if (not today or w.expires >= today) == live]
+    in_force = report.live_waivers()
+    chosen = in_force if live else [w for w in report.waivers if w not in in_force]
     if not chosen:
         return []
     title = "Waivers in force" if live else "Expired waivers (they waive nothing)"
