@@ -5,7 +5,7 @@ BURST := $(VENV)/bin/burst
 OPA := .tools/bin/opa
 STACK ?= prod
 
-.PHONY: setup plan check test lint fmt policy-test policy-docs bench fuzz clean engine e2e
+.PHONY: setup plan check test lint fmt policy-test policy-docs bundle bench fuzz clean engine e2e
 
 setup:
 	@bash scripts/setup.sh
@@ -35,7 +35,13 @@ policy-test: setup
 		policies/ burst.guardrails:policies/data/guardrails.yaml
 
 policy-docs: setup
-	$(PY) -m burst.policy_pack > policies/README.md
+	$(PY) -m burst_platform.policy_pack > policies/README.md
+
+# The pack as an `opa build` bundle (.manifest roots ["burst"], revision = version+commit),
+# for teams that serve the policies from their own OPA server.
+bundle: setup
+	@$(BURST) policies bundle --out build/burst-policies.tar.gz \
+		--revision "$$($(PY) -c 'import burst_platform; print(burst_platform.version())')+$$(git rev-parse --short HEAD)"
 
 test: lint
 	$(VENV)/bin/pytest -q

@@ -21,8 +21,8 @@ from typing import Any
 
 import yaml
 
-from burst.mock_runtime import Registration
-from infra.config import PROJECT, StackConfig, parse_stack_config, to_pulumi_config
+from burst_platform.infra.config import PROJECT, StackConfig, parse_stack_config, to_pulumi_config
+from burst_platform.mock_runtime import Registration
 
 REGIONS: tuple[str, ...] = (
     "eu-west-1",
@@ -194,12 +194,12 @@ def guardrails(config: StackConfig) -> dict[str, Any]:
 def plan(shape: EstateShape) -> tuple[list[Registration], dict[str, Any]]:
     """Plan an estate of `shape` offline; returns the registrations and the preview document.
 
-    Does what `burst plan` does for a stack file (`burst.plan.plan_registrations`), from a
+    Does what `burst plan` does for a stack file (`burst_platform.plan.plan_registrations`), from a
     generated config instead.
     """
-    from burst.mock_runtime import run_program
-    from burst.plan import preview_document
-    from infra.program import build_platform
+    from burst_platform.infra.program import build_platform
+    from burst_platform.mock_runtime import run_program
+    from burst_platform.plan import preview_document
 
     raw, config = stack_config(shape)
     pulumi_config = to_pulumi_config(raw)

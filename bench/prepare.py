@@ -22,8 +22,8 @@ import orjson
 
 def prepare(plan: Path, guardrails: Path, input_out: Path, data_out: Path) -> dict[str, Any]:
     """Normalise `plan` into `input_out` and `guardrails` into `data_out`; return timings."""
-    from burst.check.guardrails import load_guardrails
-    from burst.check.normalise import normalise_preview, read_json
+    from burst_platform.check.guardrails import load_guardrails
+    from burst_platform.check.normalise import normalise_preview, read_json
 
     start = time.perf_counter()
     document = read_json(plan)

@@ -135,7 +135,7 @@ def warm_up() -> float:
 
     start = time.perf_counter()
     plan(EstateShape(1, 1))
-    importlib.import_module("burst.check.normalise")
+    importlib.import_module("burst_platform.check.normalise")
     gc.collect()
     return time.perf_counter() - start
 
@@ -196,7 +196,7 @@ def burst_command() -> list[str]:
     script = Path(sys.executable).parent / "burst"
     if script.is_file() and os.access(script, os.X_OK):
         return [str(script)]
-    return [sys.executable, "-m", "burst.cli"]
+    return [sys.executable, "-m", "burst_platform.cli"]
 
 
 def check_command(estate: Estate) -> list[str]:
@@ -216,8 +216,8 @@ def check_command(estate: Estate) -> list[str]:
 
 def opa_command(opa: Path, input_path: Path, data_path: Path, *extra: str) -> list[str]:
     """`opa eval` of the engine's policy pack and guardrails over `input_path`."""
-    from burst.check.engine import REPORT_PACKAGE, REPORT_RULE, load_policy_pack
-    from burst.check.guardrails import GUARDRAILS_DATA_PATH
+    from burst_platform.check.engine import REPORT_PACKAGE, REPORT_RULE, load_policy_pack
+    from burst_platform.check.guardrails import GUARDRAILS_DATA_PATH
 
     pack = load_policy_pack(ROOT / "policies")
     modules = [arg for m in pack.modules for arg in ("-d", str(m.path.resolve()))]
@@ -378,7 +378,8 @@ def check_phases(entry: dict[str, Any], prepared: dict[str, Any]) -> dict[str, f
 
 def time_checkov(input_path: Path, out_dir: Path, label: str) -> dict[str, Any]:
     """Render the plan's Kubernetes objects as the check does, and time checkov alone on them."""
-    from burst.check.checkov_runner import find_checkov, kubernetes_objects, render_objects
+    from burst_platform.check.checkov_runner import kubernetes_objects, render_objects
+    from burst_platform.tools import find_checkov
 
     checkov = find_checkov(ROOT)
     resources = json.loads(input_path.read_text())["resources"]
@@ -500,12 +501,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     out_dir: Path = args.out_dir
     out_dir.mkdir(parents=True, exist_ok=True)
 
-    from burst.check.engine import find_opa
+    from burst_platform.tools import find_opa
 
     opa = find_opa(ROOT)
     checkov = None
     if not args.skip_checkov:
-        from burst.check.checkov_runner import find_checkov
+        from burst_platform.tools import find_checkov
 
         checkov = find_checkov(ROOT)
     machine = machine_info(ROOT, opa, checkov)

@@ -19,7 +19,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from components.conventions import (
+from burst_platform.components.conventions import (
     ComponentArgsError,
     bounded_name,
     key_policy,

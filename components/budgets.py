@@ -22,8 +22,8 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from components.alerts import SNS_TOPIC_NAME_MAX, alert_topic, require_emails
-from components.conventions import (
+from burst_platform.components.alerts import SNS_TOPIC_NAME_MAX, alert_topic, require_emails
+from burst_platform.components.conventions import (
     TEAM_TAG,
     ComponentArgsError,
     bounded_name,

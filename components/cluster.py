@@ -19,8 +19,8 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
-from components.aws_managed_policies import MANAGED_POLICY_ACTIONS
-from components.conventions import (
+from burst_platform.components.aws_managed_policies import MANAGED_POLICY_ACTIONS
+from burst_platform.components.conventions import (
     DISCOVERY_TAG,
     ROLE_ARN_PATTERN,
     ComponentArgsError,
@@ -32,8 +32,8 @@ from components.conventions import (
     require_name,
     require_region,
 )
-from components.karpenter import controller_actions
-from components.versions import EKS_VERSION
+from burst_platform.components.karpenter import controller_actions
+from burst_platform.components.versions import EKS_VERSION
 
 CONTROL_PLANE_LOG_TYPES = ("api", "audit", "authenticator", "controllerManager", "scheduler")
 CLUSTER_MANAGED_POLICY = "AmazonEKSClusterPolicy"

@@ -22,7 +22,7 @@ from typing import Any, Literal
 import pulumi
 import pulumi_aws as aws
 
-from components.conventions import (
+from burst_platform.components.conventions import (
     DATA_CLASSIFICATION_TAG,
     ComponentArgsError,
     bounded_name,

@@ -47,7 +47,7 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.conventions import (
+from burst_platform.components.conventions import (
     DISCOVERY_TAG,
     ENVIRONMENT_TAG,
     GPU_INSTANCE_FAMILIES,

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from components.conventions import (
+from burst_platform.components.conventions import (
     ComponentArgsError,
     bounded_name,
     platform_tags,

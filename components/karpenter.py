@@ -18,7 +18,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
-from components.conventions import (
+from burst_platform.components.conventions import (
     ComponentArgsError,
     bounded_name,
     platform_tags,
@@ -26,8 +26,8 @@ from components.conventions import (
     require_name,
     require_region,
 )
-from components.versions import KARPENTER_VERSION
-from components.workload_identity import pod_identity_trust_policy
+from burst_platform.components.versions import KARPENTER_VERSION
+from burst_platform.components.workload_identity import pod_identity_trust_policy
 
 KARPENTER_CHART = "oci://public.ecr.aws/karpenter/karpenter"
 KARPENTER_CRD_CHART = "oci://public.ecr.aws/karpenter/karpenter-crd"

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
-from components.conventions import (
+from burst_platform.components.conventions import (
     DISCOVERY_TAG,
     ComponentArgsError,
     platform_tags,

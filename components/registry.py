@@ -16,7 +16,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from components.conventions import (
+from burst_platform.components.conventions import (
     ComponentArgsError,
     require_account_id,
     require_region,

@@ -56,7 +56,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 import yaml
 
-from components.conventions import (
+from burst_platform.components.conventions import (
     ENVIRONMENT_TAG,
     TEAM_TAG,
     ComponentArgsError,
@@ -64,7 +64,7 @@ from components.conventions import (
     require_name,
     require_non_empty,
 )
-from components.versions import EKS_VERSION, KUEUE_VERSION
+from burst_platform.components.versions import EKS_VERSION, KUEUE_VERSION
 
 KUEUE_API_VERSION = "kueue.x-k8s.io/v1beta2"
 """API version of every Kueue object this component emits."""

@@ -19,6 +19,10 @@ CONFTEST_VERSION = "0.71.1"
 ACTIONLINT_VERSION = "1.7.12"
 """actionlint release `make lint` checks the GitHub workflows with."""
 
+SARIF_MULTITOOL_VERSION = "5.7.0"
+"""Microsoft SARIF Multitool (npm `@microsoft/sarif-multitool-linux`): the tests validate the
+SARIF report against the 2.1.0 schema and GitHub's ingestion rules with it."""
+
 CHECKOV_VERSION = "3.3.30"
 """checkov release, installed in its own virtualenv (`.venv-checkov`)."""
 

@@ -20,7 +20,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
-from components.conventions import (
+from burst_platform.components.conventions import (
     ENVIRONMENT_TAG,
     TEAM_TAG,
     ComponentArgsError,

@@ -2,9 +2,9 @@
 
 import pulumi
 
-from burst.errors import BurstError
-from infra.config import PROJECT, parse_stack_config, read_pulumi_config
-from infra.program import build_platform
+from burst_platform.errors import BurstError
+from burst_platform.infra.config import PROJECT, parse_stack_config, read_pulumi_config
+from burst_platform.infra.program import build_platform
 
 try:
     stack_config = parse_stack_config(read_pulumi_config(pulumi.Config(PROJECT).get))

@@ -16,16 +16,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from burst.documents import is_finite_number, key_hint, read_yaml
-from burst.errors import BurstError
-from components.alerts import EMAIL_PATTERN
-from components.conventions import (
+from burst_platform.components.alerts import EMAIL_PATTERN
+from burst_platform.components.conventions import (
     ACCOUNT_ID_PATTERN,
     GPU_INSTANCE_FAMILIES,
     REGION_PATTERN,
     ROLE_ARN_PATTERN,
 )
-from components.gpu_capacity import AMI_ALIAS_PATTERN, DEFAULT_AMI_ALIAS
+from burst_platform.components.gpu_capacity import AMI_ALIAS_PATTERN, DEFAULT_AMI_ALIAS
+from burst_platform.documents import is_finite_number, key_hint, read_yaml
+from burst_platform.errors import BurstError
 
 PROJECT = "burst-platform"
 """Pulumi project name; stack config keys are `burst-platform:<key>`."""

@@ -13,24 +13,24 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
-from components.alerts import PlatformAlerts, PlatformAlertsArgs
-from components.budgets import (
+from burst_platform.components.alerts import PlatformAlerts, PlatformAlertsArgs
+from burst_platform.components.budgets import (
     CostAllocationTags,
     CostAllocationTagsArgs,
     TeamBudget,
     TeamBudgetArgs,
 )
-from components.cluster import BurstCluster, BurstClusterArgs
-from components.conventions import platform_tags
-from components.dataset_storage import Dataset, DatasetStorage, DatasetStorageArgs
-from components.gpu_capacity import GpuCapacity, GpuCapacityArgs
-from components.interruption import InterruptionQueue, InterruptionQueueArgs
-from components.karpenter import KarpenterController, KarpenterControllerArgs
-from components.network import OnPremLink, PrivateNetwork, PrivateNetworkArgs
-from components.registry import ImageMirror, ImageMirrorArgs
-from components.team_queues import TeamQueues, TeamQueuesArgs, TeamQuota
-from components.workload_identity import WorkloadIdentity, WorkloadIdentityArgs
-from infra.config import StackConfig
+from burst_platform.components.cluster import BurstCluster, BurstClusterArgs
+from burst_platform.components.conventions import platform_tags
+from burst_platform.components.dataset_storage import Dataset, DatasetStorage, DatasetStorageArgs
+from burst_platform.components.gpu_capacity import GpuCapacity, GpuCapacityArgs
+from burst_platform.components.interruption import InterruptionQueue, InterruptionQueueArgs
+from burst_platform.components.karpenter import KarpenterController, KarpenterControllerArgs
+from burst_platform.components.network import OnPremLink, PrivateNetwork, PrivateNetworkArgs
+from burst_platform.components.registry import ImageMirror, ImageMirrorArgs
+from burst_platform.components.team_queues import TeamQueues, TeamQueuesArgs, TeamQuota
+from burst_platform.components.workload_identity import WorkloadIdentity, WorkloadIdentityArgs
+from burst_platform.infra.config import StackConfig
 
 ZONE_LETTERS = "abcdef"
 TEAM_CPU_PER_GPU = TeamQuota.cpu_per_gpu

@@ -191,7 +191,7 @@ def documents(plan: Doc, first_deploy: Doc) -> dict[str, Doc]:
 def build() -> dict[str, str]:
     """The corpus files' contents (compact JSON, one document per file)."""
     sys.path.insert(0, str(ROOT))
-    from burst.plan import plan_stack
+    from burst_platform.plan import plan_stack
 
     plan = plan_stack(STACK, ROOT)
     first = plan_stack(STACK, ROOT, first_deploy=True)

@@ -4,6 +4,7 @@
 #   .tools/bin/opa   pinned OPA (or a matching `opa` already on PATH)
 #   .tools/bin/conftest  pinned conftest, to test the pack the way the ecosystem runs it
 #   .tools/bin/actionlint  pinned actionlint, for the GitHub workflows (zizmor comes with .venv)
+#   .tools/bin/sarif-multitool  pinned SARIF Multitool, to validate the SARIF report in the tests
 #   .venv-checkov    checkov in its own virtualenv (its pins conflict with pulumi)
 #   .tools/crds      Karpenter and Kueue CRD schemas from the Go module proxy
 # Fast when everything is already in place.
@@ -17,6 +18,7 @@ KUEUE_VERSION=$(pin KUEUE_VERSION)
 CHECKOV_VERSION=$(pin CHECKOV_VERSION)
 CONFTEST_VERSION=$(pin CONFTEST_VERSION)
 ACTIONLINT_VERSION=$(pin ACTIONLINT_VERSION)
+SARIF_MULTITOOL_VERSION=$(pin SARIF_MULTITOOL_VERSION)
 PYTHON=${PYTHON:-python3.11}
 mkdir -p .tools/bin .tools/crds
 
@@ -59,6 +61,18 @@ if ! stamp_ok .tools/actionlint-stamp "$ACTIONLINT_VERSION"; then
   GOBIN="$ROOT/.tools/bin" CGO_ENABLED=0 GOFLAGS=-mod=mod \
     go install "github.com/rhysd/actionlint/cmd/actionlint@v${ACTIONLINT_VERSION}"
   echo "$ACTIONLINT_VERSION" > .tools/actionlint-stamp
+fi
+
+# 2d. The SARIF Multitool from npm (a self-contained .NET build; no runtime to install).
+if ! stamp_ok .tools/sarif-multitool-stamp "$SARIF_MULTITOOL_VERSION"; then
+  echo "setup: installing SARIF Multitool ${SARIF_MULTITOOL_VERSION} from npm" >&2
+  rm -rf .tools/sarif-multitool
+  npm install --silent --no-save --no-audit --no-fund --ignore-scripts \
+    --prefix .tools/sarif-multitool "@microsoft/sarif-multitool-linux@${SARIF_MULTITOOL_VERSION}"
+  multitool=.tools/sarif-multitool/node_modules/@microsoft/sarif-multitool-linux/Sarif.Multitool
+  chmod u+x "$multitool"
+  ln -sf "$ROOT/$multitool" .tools/bin/sarif-multitool
+  echo "$SARIF_MULTITOOL_VERSION" > .tools/sarif-multitool-stamp
 fi
 
 # 3. checkov in its own virtualenv, used as a CLI only.

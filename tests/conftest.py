@@ -12,7 +12,8 @@ from typing import Any
 
 import pytest
 
-from burst.mock_runtime import Registration, run_program
+from burst_platform.mock_runtime import Registration, run_program
+from burst_platform.tools import find_opa
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -55,11 +56,11 @@ def opa_eval(query: str, documents: Mapping[str, Any] | None = None) -> Any:
     as` per entry, so thousands of documents cost one OPA process. Fails the test on any OPA
     error and returns the value of the query.
     """
-    from burst import policy_pack
+    from burst_platform import policy_pack
 
     with tempfile.TemporaryDirectory(prefix="burst-test-eval-") as tmp:
         command = [
-            str(policy_pack.opa_binary()),
+            str(find_opa()),
             "eval",
             *policy_pack.opa_eval_args(ROOT / "policies"),
             "--format",

@@ -152,7 +152,7 @@ _POLICY_INPUTS = {
 
 
 def policy_documents(registrations: Iterable[Any], account_id: str) -> list[PolicyDocument]:
-    """Every policy document in mock `registrations` (`burst.mock_runtime.Registration`)."""
+    """Every policy document in mock `registrations` (`mock_runtime.Registration`)."""
     documents = []
     for registration in registrations:
         spec = _POLICY_INPUTS.get(registration.type)

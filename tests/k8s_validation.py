@@ -47,8 +47,8 @@ from celpy.adapter import json_to_cel
 from celpy.celparser import CELParseError
 from celpy.evaluation import CELEvalError, base_functions
 
-from burst.mock_runtime import Registration
-from components.versions import EKS_VERSION, KARPENTER_VERSION, KUEUE_VERSION
+from burst_platform.components.versions import EKS_VERSION, KARPENTER_VERSION, KUEUE_VERSION
+from burst_platform.mock_runtime import Registration
 
 CRD_DIR = Path(__file__).resolve().parent.parent / ".tools" / "crds"
 """Where `make setup` puts the Karpenter and Kueue CRDs."""

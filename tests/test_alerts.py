@@ -9,8 +9,8 @@ import pulumi
 import pulumi_aws as aws
 import pytest
 
-from components.alerts import PlatformAlerts, PlatformAlertsArgs
-from components.conventions import ComponentArgsError
+from burst_platform.components.alerts import PlatformAlerts, PlatformAlertsArgs
+from burst_platform.components.conventions import ComponentArgsError
 from tests.conftest import Run, of_type
 from tests.test_platform import planned
 

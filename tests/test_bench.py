@@ -14,7 +14,7 @@ from bench.estate import REGIONS, SHAPES, EstateShape, guardrails, raw_config, s
 from bench.measure import CommandFailed, descendants, tree_rss_bytes
 from bench.report import TABLE_END, TABLE_START, loglog_slope, update_readme
 from bench.run import parse_check_summary, require_summary, summarise
-from burst.check.guardrails import validate_guardrails
+from burst_platform.check.guardrails import validate_guardrails
 
 
 @pytest.mark.parametrize("shape", [*SHAPES, EstateShape(1, 1)], ids=lambda s: s.label)

@@ -13,15 +13,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from burst.mock_runtime import Registration, run_program
-from components.budgets import (
+from burst_platform.components.budgets import (
     CostAllocationTags,
     CostAllocationTagsArgs,
     TeamBudget,
     TeamBudgetArgs,
     format_amount,
 )
-from components.conventions import ComponentArgsError
+from burst_platform.components.conventions import ComponentArgsError
+from burst_platform.mock_runtime import Registration, run_program
 
 ACCOUNT = "111122223333"
 ARGS = TeamBudgetArgs(

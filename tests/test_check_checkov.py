@@ -9,14 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from burst.check.checkov_runner import (
+from burst_platform.check.checkov_runner import (
     kubernetes_findings,
     kubernetes_objects,
     render_objects,
     repository_findings,
 )
-from burst.check.cli import register, run
-from burst.check.model import DENY, WARN, Location
+from burst_platform.check.cli import register, run
+from burst_platform.check.model import DENY, WARN, Location
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "tests" / "fixtures" / "check"
@@ -209,7 +209,7 @@ def test_parsing_checkov_reports() -> None:
 def test_repository_scan_covers_what_git_would_commit(tmp_path: Path) -> None:
     import subprocess
 
-    from burst.check.checkov_runner import repository_targets
+    from burst_platform.check.checkov_runner import repository_targets
 
     subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
     (tmp_path / ".gitignore").write_text("/generated/\n")
@@ -222,7 +222,7 @@ def test_repository_scan_covers_what_git_would_commit(tmp_path: Path) -> None:
 
 
 def test_repository_scan_outside_git(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from burst.check.checkov_runner import repository_targets
+    from burst_platform.check.checkov_runner import repository_targets
 
     monkeypatch.setenv("GIT_DIR", str(tmp_path / "no-such-git-dir"))
     targets = repository_targets(tmp_path)
@@ -235,7 +235,7 @@ def test_repository_scan_outside_git(tmp_path: Path, monkeypatch: pytest.MonkeyP
 def test_the_repository_passes_its_own_check(capsys: pytest.CaptureFixture[str]) -> None:
     """`make check` (with checkov's repository scan) passes on this repository: no fixture or
     test may carry something a secret scanner reads as a leaked credential."""
-    from burst.cli import main
+    from burst_platform.cli import main
 
     code = main(["check", "--stack", "dev", "--root", str(ROOT)])
     _, err = capsys.readouterr()
@@ -260,7 +260,7 @@ def _resource(urn: str, kind: str, api_version: str = "v1") -> dict:  # type: ig
 
 
 def test_only_kinds_checkov_judges_are_scanned() -> None:
-    from burst.check.checkov_runner import select_kubernetes
+    from burst_platform.check.checkov_runner import select_kubernetes
 
     resources = [
         _resource("pool", "NodePool", "karpenter.sh/v1"),
@@ -285,7 +285,7 @@ def test_only_kinds_checkov_judges_are_scanned() -> None:
 
 
 def test_a_kind_from_the_input_cannot_forge_report_lines() -> None:
-    from burst.check.checkov_runner import MAX_LISTED_KINDS, select_kubernetes
+    from burst_platform.check.checkov_runner import MAX_LISTED_KINDS, select_kubernetes
 
     kinds = ["Evil\nWARN  forged", *(f"Kind{n}" for n in range(MAX_LISTED_KINDS + 3))]
     note = select_kubernetes([_resource(k, k, "x.io/v1") for k in kinds]).note()
@@ -299,7 +299,7 @@ def test_the_checked_kinds_are_those_of_the_installed_checkov() -> None:
     upgrade that judges new kinds (or drops some) fails here until the lists follow."""
     import subprocess
 
-    from burst.check.checkov_runner import CHECKED_KINDS, CONTEXT_KINDS
+    from burst_platform.check.checkov_runner import CHECKED_KINDS, CONTEXT_KINDS
 
     script = """
 import json
@@ -336,8 +336,8 @@ print(json.dumps({"resource": sorted(resource), "graph": sorted(filtered),
 
 
 def test_the_report_says_which_scans_ran() -> None:
-    from burst.check.formats import render
-    from burst.check.model import CheckReport, Scan
+    from burst_platform.check.formats import render
+    from burst_platform.check.model import CheckReport, Scan
 
     report = CheckReport(
         findings=[],
@@ -422,9 +422,9 @@ def test_the_guideline_link_reaches_the_finding_and_the_reports(
     version: str | None,
     url: str | None,  # type: ignore[type-arg]
 ) -> None:
-    from burst.check.formats import render
-    from burst.check.model import CheckReport
-    from burst.docs import rule_doc_url
+    from burst_platform.check.formats import render
+    from burst_platform.check.model import CheckReport
+    from burst_platform.docs import rule_doc_url
 
     check = {
         "check_id": "CKV_K8S_16",
@@ -481,7 +481,7 @@ def test_a_secret_links_the_secrets_index() -> None:
 def test_real_checkov_denies_a_privileged_host_job_with_its_guideline_links(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    from components.versions import CHECKOV_VERSION
+    from burst_platform.components.versions import CHECKOV_VERSION
 
     manifests = tmp_path / "manifests"
     manifests.mkdir()

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from burst.check.cli import register, run
+from burst_platform.check.cli import register, run
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "tests" / "fixtures" / "check"
@@ -205,12 +205,19 @@ def test_unwritable_out(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> N
 def test_missing_checkov_is_an_error_not_a_skip(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    monkeypatch.setenv("BURST_CHECKOV", str(tmp_path / "no-checkov"))
     parser = argparse.ArgumentParser(prog="burst")
     register(parser.add_subparsers(dest="command"))
+    monkeypatch.setenv("BURST_CHECKOV", str(tmp_path / "no-checkov"))
     code = run(parser.parse_args(["check", "--root", str(ROOT), "--preview", str(CLEAN)]))
     out, err = capsys.readouterr()
-    assert_input_error(code, out, err, "checkov not found", "make setup")
+    assert_input_error(code, out, err, "BURST_CHECKOV=", "not an executable file")
+
+    monkeypatch.delenv("BURST_CHECKOV")
+    monkeypatch.setattr("burst_platform.tools.checkout_root", lambda: None)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    code = run(parser.parse_args(["check", "--root", str(tmp_path), "--preview", str(CLEAN)]))
+    out, err = capsys.readouterr()
+    assert_input_error(code, out, err, "checkov not found", "make setup", "--skip-checkov")
 
 
 def test_help_lists_the_options(capsys: pytest.CaptureFixture[str]) -> None:
@@ -237,7 +244,7 @@ def test_help_lists_the_options(capsys: pytest.CaptureFixture[str]) -> None:
 def test_process_exit_code_and_stderr(args: list[str]) -> None:
     """Through the real `burst` entry point: exit 2, one line naming the file, no traceback."""
     process = subprocess.run(
-        [sys.executable, "-m", "burst.cli", "check", "--skip-checkov", *args],
+        [sys.executable, "-m", "burst_platform.cli", "check", "--skip-checkov", *args],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -254,8 +261,8 @@ def test_process_exit_code_and_stderr(args: list[str]) -> None:
 def test_check_path_does_not_import_pulumi() -> None:
     code = (
         "import sys\n"
-        "from burst.check.cli import run, register\n"
-        "from burst.check import pipeline, engine, checkov_runner, formats\n"
+        "from burst_platform.check.cli import run, register\n"
+        "from burst_platform.check import pipeline, engine, checkov_runner, formats\n"
         "assert 'pulumi' not in sys.modules, sorted(m for m in sys.modules if 'pulumi' in m)\n"
     )
     subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True, timeout=60)
@@ -278,7 +285,7 @@ def test_closed_pipe_never_reports_success(tmp_path: Path) -> None:
     """A deny whose report goes to a reader that quits early must not turn into exit 0."""
     preview = ROOT / "tests" / "fixtures" / "check" / "broken-preview.json"
     command = (
-        f"set -o pipefail; {sys.executable} -m burst.cli check --skip-checkov"
+        f"set -o pipefail; {sys.executable} -m burst_platform.cli check --skip-checkov"
         f" --preview {preview} --format json | head -c 10"
     )
     result = subprocess.run(

@@ -17,11 +17,12 @@ from typing import Any
 
 import pytest
 
-from burst.check import engine
-from burst.check.cli import register, run
-from burst.check.guardrails import load_guardrails
-from burst.check.normalise import UNKNOWN_SENTINEL, normalise_preview
-from burst.errors import BurstError
+from burst_platform.check import engine
+from burst_platform.check.cli import register, run
+from burst_platform.check.guardrails import load_guardrails
+from burst_platform.check.normalise import UNKNOWN_SENTINEL, normalise_preview
+from burst_platform.errors import BurstError
+from burst_platform.tools import find_opa
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "tests" / "fixtures" / "check"
@@ -252,7 +253,7 @@ def opa_server() -> Iterator[str]:
     port = free_port()
     process = subprocess.Popen(
         [
-            str(engine.find_opa(ROOT)),
+            str(find_opa(ROOT)),
             "run",
             "--server",
             "--addr",
@@ -508,14 +509,14 @@ def test_large_plan_is_checked_in_one_request(tmp_path: Path) -> None:
 
 
 def test_inventory_matches_the_policy_pack_helper() -> None:
-    """The engine's fast METADATA reader agrees with `opa inspect` (burst.policy_pack)."""
-    from burst.check.inventory import rules_of
-    from burst.policy_pack import opa_binary, rule_inventory
+    """The engine's fast METADATA reader agrees with `opa inspect` (burst_platform.policy_pack)."""
+    from burst_platform.check.inventory import rules_of
+    from burst_platform.policy_pack import rule_inventory
 
     policies = ROOT / "policies"
     expected = [
         (r.id, r.package, r.title, r.description, r.severity, r.remediation)
-        for r in rule_inventory(opa_binary(), policies)
+        for r in rule_inventory(find_opa(), policies)
     ]
     actual = [
         (r.id, r.package, r.title, r.description, r.severity, r.remediation)

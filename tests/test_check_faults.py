@@ -37,7 +37,7 @@ def fake_checkov(tmp_path: Path, body: str) -> Path:
 
 def burst_check(checkov: Path, tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ, BURST_CHECKOV=str(checkov), TMPDIR=str(tmp_path))
-    command = [sys.executable, "-m", "burst.cli", "check", "--root", str(ROOT), *args]
+    command = [sys.executable, "-m", "burst_platform.cli", "check", "--root", str(ROOT), *args]
     return subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
 
 
@@ -96,7 +96,7 @@ def test_a_signal_stops_checkov_and_removes_temporary_files(
     scratch = tmp_path / "scratch"
     scratch.mkdir()
     env = dict(os.environ, BURST_CHECKOV=str(checkov), TMPDIR=str(scratch))
-    command = [sys.executable, "-m", "burst.cli", "check", "--root", str(ROOT),
+    command = [sys.executable, "-m", "burst_platform.cli", "check", "--root", str(ROOT),
                "--manifests", str(MANIFESTS)]  # fmt: skip
     process = subprocess.Popen(command, cwd=ROOT, env=env, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 60
@@ -115,7 +115,7 @@ def test_a_signal_stops_checkov_and_removes_temporary_files(
 
 SWALLOWED = """
 import argparse, os, signal, sys
-from burst import cli
+from burst_platform import cli
 
 class Dropped:
     def __del__(self):  # Python cannot raise out of here: it swallows the handler's exception
@@ -219,7 +219,7 @@ def test_a_response_beyond_the_limit_is_refused(
 ) -> None:
     import requests
 
-    from burst.check import engine
+    from burst_platform.check import engine
 
     monkeypatch.setattr(engine, "MAX_RESPONSE_BYTES", 10_000_000)
     monkeypatch.setattr(_Opa, "mode", "flood")

@@ -10,8 +10,8 @@ from typing import Any
 import jsonschema
 import pytest
 
-from burst.check.formats import FORMATS, render, report_json, report_sarif, summary_line
-from burst.check.model import (
+from burst_platform.check.formats import FORMATS, render, report_json, report_sarif, summary_line
+from burst_platform.check.model import (
     DENY,
     UNKNOWN,
     WAIVED,
@@ -458,8 +458,8 @@ def test_github_escapes_newlines_and_percent() -> None:
 
 
 def test_sarif_rules_carry_docs_severity_and_names() -> None:
-    from burst import REPOSITORY_URL
-    from burst.docs import POLICY_DOCS_URL
+    from burst_platform import REPOSITORY_URL
+    from burst_platform.docs import POLICY_DOCS_URL
 
     driver = report_sarif(sample_report())["runs"][0]["tool"]["driver"]
     assert driver["informationUri"] == REPOSITORY_URL
@@ -483,7 +483,7 @@ def test_sarif_rule_names_stay_distinct_when_titles_clash() -> None:
 
 
 def test_checkov_guideline_and_waiver_rules_link_to_their_docs() -> None:
-    from burst.docs import POLICY_DOCS_URL
+    from burst_platform.docs import POLICY_DOCS_URL
 
     guideline = "https://docs.prismacloud.io/en/policy-reference/x"
     findings = [
@@ -591,7 +591,7 @@ def huge_report(findings: int, rules: int) -> CheckReport:
 
 
 def test_markdown_stays_under_the_comment_limit() -> None:
-    from burst.check.formats import GITHUB_COMMENT_LIMIT
+    from burst_platform.check.formats import GITHUB_COMMENT_LIMIT
 
     report = huge_report(20_000, 200)
     text = render(report, "markdown")

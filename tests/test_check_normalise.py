@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from burst.check.model import Location
-from burst.check.normalise import (
+from burst_platform.check.model import Location
+from burst_platform.check.normalise import (
     UNKNOWN_SENTINEL,
     kubernetes_type,
     load_preview,
@@ -21,7 +21,7 @@ from burst.check.normalise import (
     provider_urn,
     urn_name,
 )
-from burst.errors import BurstError
+from burst_platform.errors import BurstError
 
 FIXTURES = Path(__file__).parent / "fixtures" / "check"
 P = "urn:pulumi:dev::burst-platform::"

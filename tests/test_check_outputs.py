@@ -16,10 +16,10 @@ from typing import Any
 
 import pytest
 
-import burst
-from burst.check.pipeline import current_commit
-from burst.cli import main
-from burst.docs import POLICY_DOCS_URL, heading_anchor
+import burst_platform
+from burst_platform.check.pipeline import current_commit
+from burst_platform.cli import main
+from burst_platform.docs import POLICY_DOCS_URL, heading_anchor
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT / "tests" / "corpus"
@@ -86,7 +86,7 @@ def test_one_run_writes_github_sarif_junit_and_markdown(
     log = json.loads(sarif.read_text())
     run = log["runs"][0]
     driver = run["tool"]["driver"]
-    assert driver["informationUri"] == burst.REPOSITORY_URL
+    assert driver["informationUri"] == burst_platform.REPOSITORY_URL
     assert driver["informationUri"].startswith("https://github.com/")
     rules = {r["id"]: r for r in driver["rules"]}
     anchors = readme_anchors()
@@ -201,7 +201,8 @@ def test_out_and_output_on_the_same_file(
 
 def test_a_bad_fail_on_is_one_line_naming_the_option() -> None:
     process = subprocess.run(
-        [sys.executable, "-m", "burst.cli", "check", "--preview", str(CLEAN), "--fail-on", "all"],
+        [sys.executable, "-m", "burst_platform.cli", "check", "--preview", str(CLEAN),
+         "--fail-on", "all"],
         cwd=ROOT, capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
     assert process.returncode == 2
@@ -370,7 +371,7 @@ def run_on_a_terminal(args: list[str], env: dict[str, str], stream: str) -> tupl
     other = subprocess.PIPE
     streams: dict[str, Any] = {"stdout": other, "stderr": other, stream: terminal}
     process = subprocess.Popen(
-        [sys.executable, "-m", "burst.cli", *args], cwd=ROOT, env=env, text=True, **streams
+        [sys.executable, "-m", "burst_platform.cli", *args], cwd=ROOT, env=env, text=True, **streams
     )
     os.close(terminal)
     chunks = []
@@ -419,7 +420,7 @@ def test_colours_only_on_a_terminal_without_no_color(no_color: str | None) -> No
         assert "\x1b[" not in tty
         assert "DENY  " in tty
     piped = subprocess.run(
-        [sys.executable, "-m", "burst.cli", *CHECK_BROKEN],
+        [sys.executable, "-m", "burst_platform.cli", *CHECK_BROKEN],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False,
     )  # fmt: skip
     assert piped.returncode == 1
@@ -430,7 +431,7 @@ def test_version_is_the_distribution_version() -> None:
     pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
     expected = pyproject["project"]["version"]
     process = subprocess.run(
-        [sys.executable, "-m", "burst.cli", "--version"],
+        [sys.executable, "-m", "burst_platform.cli", "--version"],
         cwd=ROOT, capture_output=True, text=True, timeout=60, check=True,
     )  # fmt: skip
     assert process.stdout == f"burst {expected}\n"
@@ -444,13 +445,13 @@ def test_version_from_a_checkout_without_metadata(monkeypatch: pytest.MonkeyPatc
 
     monkeypatch.setattr(importlib.metadata, "version", not_installed)
     pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
-    assert burst.version() == pyproject["project"]["version"]
+    assert burst_platform.version() == pyproject["project"]["version"]
 
 
 def test_checkout_version_of_a_broken_pyproject(tmp_path: Path) -> None:
     (tmp_path / "pyproject.toml").write_text("[project\nversion = 1")
-    assert burst._checkout_version(tmp_path / "pyproject.toml") == "unknown"
-    assert burst._checkout_version(tmp_path / "missing.toml") == "unknown"
+    assert burst_platform._checkout_version(tmp_path / "pyproject.toml") == "unknown"
+    assert burst_platform._checkout_version(tmp_path / "missing.toml") == "unknown"
 
 
 @needs_opa
@@ -479,3 +480,102 @@ def test_a_finding_without_a_program_line_points_at_the_stack_file(
     )
     same_stack_elsewhere = check(capsys, "--preview", str(BROKEN), "--format", "github")[1]
     assert "file=tests/fixtures/check/broken-preview.json,line=1," in same_stack_elsewhere
+
+
+# ---------------------------------------------------------------------------------------------
+# SARIF: the 2.1.0 schema and GitHub's ingestion rules, judged by Microsoft's SARIF Multitool
+# ---------------------------------------------------------------------------------------------
+
+MULTITOOL = ROOT / ".tools" / "bin" / "sarif-multitool"
+
+
+def multitool_problems(sarif: Path, tmp_path: Path) -> list[str]:
+    """`Sarif.Multitool validate` with the SARIF and GitHub (Gh) rule kinds: its errors and
+    warnings as `RULE: message` lines (the schema's JSON* rules run first, always)."""
+    assert MULTITOOL.exists(), "the SARIF Multitool is missing: run `make setup`"
+    log = tmp_path / f"{sarif.stem}.validation.sarif"
+    log.unlink(missing_ok=True)
+    completed = subprocess.run(
+        [str(MULTITOOL), "validate", "--rule-kind", "Sarif;Gh", "-o", str(log), str(sarif)],
+        capture_output=True, text=True, timeout=120, check=False,
+        env={**os.environ, "DOTNET_CLI_TELEMETRY_OPTOUT": "1"},
+    )  # fmt: skip
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    results = json.loads(log.read_text())["runs"][0].get("results", [])
+    problems = []
+    for result in results:
+        if result.get("level", "warning") in ("error", "warning"):
+            message = result["message"]
+            text = message.get("text") or " ".join(map(str, message.get("arguments", [])))
+            problems.append(f"{result['ruleId']}: {text}")
+    return problems
+
+
+@needs_opa
+@pytest.mark.parametrize("document", [DENIED, UNKNOWNS, CLEAN], ids=lambda p: p.stem)
+def test_sarif_passes_the_schema_and_githubs_ingestion_rules(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, document: Path
+) -> None:
+    sarif = tmp_path / "out.sarif"
+    check(capsys, "--preview", str(document), "--output", f"sarif={sarif}", "--fail-on", "warn")
+    assert multitool_problems(sarif, tmp_path) == []
+
+
+@pytest.mark.checkov
+def test_sarif_with_checkov_findings_passes_too(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    manifests = tmp_path / "manifests"
+    manifests.mkdir()
+    job = ROOT / "tests" / "fixtures" / "check" / "checkov" / "denied-job.yaml"
+    (manifests / "job.yaml").write_text(job.read_text())
+    sarif = tmp_path / "out.sarif"
+    code = main(
+        ["check", "--root", str(tmp_path), "--manifests", str(manifests),
+         "--output", f"sarif={sarif}"]
+    )  # fmt: skip
+    capsys.readouterr()
+    assert code == 1
+    log = json.loads(sarif.read_text())
+    assert any(r["ruleId"].startswith("CKV_") for r in log["runs"][0]["results"])
+    assert multitool_problems(sarif, tmp_path) == []
+
+
+@needs_opa
+def test_the_multitool_catches_what_github_refuses(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """The validator is not a rubber stamp: a result without a location and one without a
+    message, which GitHub's upload refuses, are reported."""
+    sarif = tmp_path / "out.sarif"
+    check(capsys, "--preview", str(DENIED), "--output", f"sarif={sarif}")
+    found = {}
+    for name, damage in (
+        ("no-location", lambda result: result.update(locations=[])),
+        ("no-message", lambda result: result.pop("message")),
+    ):
+        log = json.loads(sarif.read_text())
+        damage(log["runs"][0]["results"][0])
+        broken = tmp_path / f"{name}.sarif"
+        broken.write_text(json.dumps(log))
+        found[name] = {problem.split(":")[0] for problem in multitool_problems(broken, tmp_path)}
+    assert "GH1015" in found["no-location"]  # GitHub: a result needs a location
+    assert "JSON1002" in found["no-message"]  # the schema: a result needs a message
+
+
+@needs_opa
+def test_positions_through_the_package_links_point_at_the_real_files(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """The real engine records `burst_platform/components/...` (the import path, a link); the
+    annotations name `components/...`, the file a pull request's diff shows."""
+    linked = tmp_path / "linked.json"
+    text = DENIED.read_text()
+    assert '"project:///components/' in text
+    linked.write_text(
+        text.replace('"project:///components/', '"project:///burst_platform/components/')
+    )
+    _, direct, _ = check(capsys, "--preview", str(DENIED), "--format", "github")
+    _, through_links, _ = check(capsys, "--preview", str(linked), "--format", "github")
+    assert "file=burst_platform/" not in through_links
+    assert through_links.replace(str(linked.name), "") == direct.replace(str(DENIED.name), "")

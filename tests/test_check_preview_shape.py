@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from burst.check.model import Location
-from burst.check.normalise import (
+from burst_platform.check.model import Location
+from burst_platform.check.normalise import (
     INCLUDED_OPS,
     REFUSED_OPS,
     REMOVED_OPS,
@@ -19,7 +19,7 @@ from burst.check.normalise import (
     UNKNOWN_SENTINEL,
     normalise_preview,
 )
-from burst.errors import BurstError
+from burst_platform.errors import BurstError
 
 P = "urn:pulumi:prod::burst-platform::"
 STACK = P + "pulumi:pulumi:Stack::burst-platform-prod"

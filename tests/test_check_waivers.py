@@ -7,9 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from burst.check.model import DENY, WAIVED, WARN, Finding, Waiver
-from burst.check.waivers import EXPIRED_RULE, apply_waivers, load_waivers, matches, parse_waivers
-from burst.errors import BurstError
+from burst_platform.check.model import DENY, WAIVED, WARN, Finding, Waiver
+from burst_platform.check.waivers import (
+    EXPIRED_RULE,
+    apply_waivers,
+    load_waivers,
+    matches,
+    parse_waivers,
+)
+from burst_platform.errors import BurstError
 
 TODAY = dt.date(2026, 6, 15)
 ROLE = "urn:pulumi:prod::burst-platform::aws:iam/role:Role::legacy-etl"

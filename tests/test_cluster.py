@@ -10,17 +10,17 @@ import pulumi
 import pulumi_aws as aws
 import pytest
 
-from burst.mock_runtime import Registration
-from components.aws_managed_policies import MANAGED_POLICY_ACTIONS
-from components.cluster import (
+from burst_platform.components.aws_managed_policies import MANAGED_POLICY_ACTIONS
+from burst_platform.components.cluster import (
     BOUNDARY_WITHHELD_SERVICES,
     CONTROL_PLANE_LOG_TYPES,
     BurstCluster,
     BurstClusterArgs,
 )
-from components.conventions import ComponentArgsError
-from components.karpenter import KarpenterController, KarpenterControllerArgs
-from components.versions import KARPENTER_VERSION
+from burst_platform.components.conventions import ComponentArgsError
+from burst_platform.components.karpenter import KarpenterController, KarpenterControllerArgs
+from burst_platform.components.versions import KARPENTER_VERSION
+from burst_platform.mock_runtime import Registration
 from tests.conftest import Run, of_type
 
 ACCOUNT = "111122223333"

@@ -13,8 +13,8 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from burst.errors import BurstError
-from infra.config import (
+from burst_platform.errors import BurstError
+from burst_platform.infra.config import (
     PROJECT,
     parse_stack_config,
     read_pulumi_config,

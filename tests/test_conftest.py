@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from burst.check.normalise import load_preview
+from burst_platform.check.normalise import load_preview
 from tests.conftest import opa_eval
 
 pytestmark = pytest.mark.opa

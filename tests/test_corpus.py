@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 import yaml
 
-from burst.cli import main
+from burst_platform.cli import main
 
 pytestmark = pytest.mark.opa
 

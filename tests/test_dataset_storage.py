@@ -13,9 +13,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from burst.mock_runtime import Registration, run_program
-from components.conventions import ComponentArgsError
-from components.dataset_storage import (
+from burst_platform.components.conventions import ComponentArgsError
+from burst_platform.components.dataset_storage import (
     Dataset,
     DatasetStorage,
     DatasetStorageArgs,
@@ -23,6 +22,7 @@ from components.dataset_storage import (
     most_restrictive_class,
     s3_bucket_name_problem,
 )
+from burst_platform.mock_runtime import Registration, run_program
 from tests.conftest import assert_children_of, of_type
 
 ACCOUNT = "111122223333"

@@ -25,13 +25,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from burst.check import engine
-from burst.check.guardrails import load_guardrails
-from burst.check.inventory import rules_of
-from burst.check.normalise import SECRET_PLACEHOLDER, UNKNOWN_SENTINEL, normalise_preview
-from burst.check.pipeline import expected_packages
-from burst.errors import BurstError
-from burst.plan import plan_stack
+from burst_platform.check import engine
+from burst_platform.check.guardrails import load_guardrails
+from burst_platform.check.inventory import rules_of
+from burst_platform.check.normalise import SECRET_PLACEHOLDER, UNKNOWN_SENTINEL, normalise_preview
+from burst_platform.check.pipeline import expected_packages
+from burst_platform.errors import BurstError
+from burst_platform.plan import plan_stack
+from burst_platform.tools import find_opa
 from tests.test_guards_removed import GUARD_TYPES
 from tests.test_unknown_mutations import subtree_paths
 
@@ -54,7 +55,7 @@ class Checker:
         pack = engine.load_policy_pack(ROOT / "policies")
         guardrails = load_guardrails(ROOT / "policies" / "data" / "guardrails.yaml")
         self.expected = expected_packages(pack, rules_of(pack.modules))
-        self.server = engine.LocalServer(engine.find_opa(ROOT), pack, guardrails)
+        self.server = engine.LocalServer(find_opa(ROOT), pack, guardrails)
 
     def deny_rules(self, document: dict[str, Any]) -> set[str]:
         """Rules that deny; BurstError when the input is refused."""

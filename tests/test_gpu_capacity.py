@@ -11,15 +11,15 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from burst.mock_runtime import Registration, run_program
-from components.conventions import ComponentArgsError
-from components.gpu_capacity import (
+from burst_platform.components.conventions import ComponentArgsError
+from burst_platform.components.gpu_capacity import (
     DisruptionBudget,
     GpuCapacity,
     GpuCapacityArgs,
     node_class_spec,
     node_pool_spec,
 )
+from burst_platform.mock_runtime import Registration, run_program
 from tests.k8s_validation import validate_object
 
 KMS_ARN = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from burst.check.normalise import normalise_preview
-from burst.plan import plan_stack
+from burst_platform.check.normalise import normalise_preview
+from burst_platform.plan import plan_stack
 from tests.conftest import opa_eval
 
 pytestmark = pytest.mark.opa

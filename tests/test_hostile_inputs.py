@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
-import burst.check.cli  # imported before a test patches what it uses
-from burst import policy_pack
-from burst.check.normalise import UNKNOWN_SENTINEL
-from burst.cli import main
+from burst_platform import policy_pack
+from burst_platform.check.normalise import UNKNOWN_SENTINEL
+from burst_platform.cli import main
+from burst_platform.tools import find_opa
 
 pytestmark = pytest.mark.opa
 
@@ -64,9 +64,9 @@ def broken() -> dict[str, Any]:
 @pytest.mark.parametrize(
     ("target", "command"),
     [
-        ("burst.check.cli.run_check", ["check", "--preview", str(CLEAN)]),
-        ("burst.plan.plan_registrations", ["plan", "--stack", "dev"]),
-        ("burst.check.pipeline.load_plan", ["normalise", "--preview", str(CLEAN)]),
+        ("burst_platform.check.cli.run_check", ["check", "--preview", str(CLEAN)]),
+        ("burst_platform.plan.plan_registrations", ["plan", "--stack", "dev"]),
+        ("burst_platform.check.pipeline.load_plan", ["normalise", "--preview", str(CLEAN)]),
     ],
 )
 def test_an_internal_failure_is_one_line_and_exit_2(
@@ -293,7 +293,7 @@ def test_a_hostile_pod_is_denied(capsys: pytest.CaptureFixture[str], tmp_path: P
     code, out, _ = check(capsys, "--manifests", str(tmp_path / "pod.yaml"), "--format", "json")
     assert code == 1
     denied = {f["rule"] for f in json.loads(out)["findings"] if f["severity"] == "deny"}
-    inventory = policy_pack.rule_inventory(policy_pack.opa_binary(), ROOT / "policies")
+    inventory = policy_pack.rule_inventory(find_opa(), ROOT / "policies")
     workload_rules = {r.id for r in inventory if r.package == "burst.workloads"}
     assert len(workload_rules) == 7
     assert denied >= workload_rules  # every restricted-pod rule and the credentials rule

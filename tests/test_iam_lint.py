@@ -16,15 +16,19 @@ import pulumi
 import pulumi_aws as aws
 import pytest
 
-from burst.mock_runtime import MOCK_ACCOUNT_ID, run_program
-from components.budgets import TeamBudget, TeamBudgetArgs, circuit_breaker_deny_policy
-from components.dataset_storage import Dataset, DatasetStorage, DatasetStorageArgs
-from components.workload_identity import (
+from burst_platform.components.budgets import (
+    TeamBudget,
+    TeamBudgetArgs,
+    circuit_breaker_deny_policy,
+)
+from burst_platform.components.dataset_storage import Dataset, DatasetStorage, DatasetStorageArgs
+from burst_platform.components.workload_identity import (
     WorkloadIdentity,
     WorkloadIdentityArgs,
     pod_identity_trust_policy,
     workload_access_policy,
 )
+from burst_platform.mock_runtime import MOCK_ACCOUNT_ID, run_program
 from tests.iam_lint import (
     IDENTITY_POLICY,
     RESOURCE_POLICY,

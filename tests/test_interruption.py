@@ -9,8 +9,8 @@ import pulumi
 import pulumi_aws as aws
 import pytest
 
-from components.conventions import ComponentArgsError
-from components.interruption import (
+from burst_platform.components.conventions import ComponentArgsError
+from burst_platform.components.interruption import (
     INTERRUPTION_EVENT_PATTERNS,
     InterruptionQueue,
     InterruptionQueueArgs,

@@ -13,8 +13,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pytest
 
-from burst.mock_runtime import run_program
-from components.gpu_capacity import (
+from burst_platform.components.gpu_capacity import (
     _KARPENTER_AWS_LABELS,
     DisruptionBudget,
     GpuCapacity,
@@ -22,14 +21,15 @@ from components.gpu_capacity import (
     node_class_spec,
     node_pool_spec,
 )
-from components.team_queues import (
+from burst_platform.components.team_queues import (
     TeamQueues,
     TeamQueuesArgs,
     TeamQuota,
     cluster_queue_spec,
     resource_flavor_specs,
 )
-from components.versions import EKS_VERSION
+from burst_platform.components.versions import EKS_VERSION
+from burst_platform.mock_runtime import run_program
 from tests import k8s_validation
 from tests.k8s_validation import (
     ENGINES,

@@ -10,8 +10,8 @@ import pulumi
 import pulumi_aws as aws
 import pytest
 
-from components.conventions import ComponentArgsError
-from components.network import (
+from burst_platform.components.conventions import ComponentArgsError
+from burst_platform.components.network import (
     DEFAULT_INTERFACE_ENDPOINTS,
     OnPremLink,
     PrivateNetwork,

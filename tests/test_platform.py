@@ -15,10 +15,10 @@ from typing import Any
 
 import pytest
 
-from burst.mock_runtime import Registration, run_program
-from burst.plan import plan_registrations, resource_regions
-from infra.config import parse_stack_config, read_stack_file, to_pulumi_config
-from infra.program import build_platform
+from burst_platform.infra.config import parse_stack_config, read_stack_file, to_pulumi_config
+from burst_platform.infra.program import build_platform
+from burst_platform.mock_runtime import Registration, run_program
+from burst_platform.plan import plan_registrations, resource_regions
 from tests.conftest import ROOT
 from tests.iam_lint import lint_document, policy_documents
 from tests.k8s_validation import validate_object
@@ -158,7 +158,7 @@ def test_plans_are_deterministic() -> None:
 
 def burst(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "burst.cli", *args],
+        [sys.executable, "-m", "burst_platform.cli", *args],
         cwd=cwd,
         capture_output=True,
         text=True,

@@ -11,8 +11,9 @@ from typing import Any
 import pytest
 import yaml
 
-from burst import policy_pack
-from burst.policy_pack import RuleInfo
+from burst_platform import policy_pack
+from burst_platform.check.engine import load_policy_pack
+from burst_platform.policy_pack import RuleInfo
 from tests.conftest import opa_eval
 
 pytestmark = pytest.mark.opa
@@ -252,7 +253,7 @@ def test_readme_is_up_to_date(opa: Path, rules: list[RuleInfo]) -> None:
         rules, policy_pack.package_inventory(opa, POLICIES)
     )
     current = (POLICIES / "README.md").read_text()
-    assert current == expected, "run `python -m burst.policy_pack > policies/README.md`"
+    assert current == expected, "run `python -m burst_platform.policy_pack > policies/README.md`"
     for rule in rules:
         assert f"`{rule.id}`" in current
 
@@ -273,14 +274,6 @@ def test_rule_inventory_rejects_bad_metadata(opa: Path, tmp_path: Path) -> None:
         policy_pack.rule_inventory(opa, pack)
     assert "lacks description" in str(raised.value)
     assert "lacks remediation" in str(raised.value)
-
-
-def test_opa_binary_prefers_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    fake = tmp_path / "opa"
-    monkeypatch.setenv("BURST_OPA", str(fake))
-    assert policy_pack.opa_binary() == fake
-    monkeypatch.delenv("BURST_OPA")
-    assert policy_pack.opa_binary() == OPA
 
 
 def test_waivers_file_is_an_empty_list() -> None:
@@ -413,3 +406,35 @@ def test_partial_undecided_names_rules(opa: Path, rules: list[RuleInfo]) -> None
     for package, names in declared.items():
         for name in names:
             assert ids.get(name) == f"burst.{package}", name
+
+
+def test_the_bundle_is_the_pack(opa: Path, fixture_reports: dict[str, Any], tmp_path: Path) -> None:
+    """`burst policies bundle` serves the same reports as the directory, and nothing else."""
+    bundle = tmp_path / "pack.tar.gz"
+    policy_pack.build_bundle(opa, bundle, "rev-1")
+    inspected = json.loads(
+        subprocess.run(
+            [str(opa), "inspect", "--format", "json", str(bundle)],
+            capture_output=True, text=True, check=True,
+        ).stdout
+    )  # fmt: skip
+    assert inspected["manifest"] == {"revision": "rev-1", "roots": ["burst"], "rego_version": 1}
+    namespaces = set(inspected["namespaces"]) - {"data"}
+    shipped = load_policy_pack(POLICIES).packages  # every non-test module's package
+    assert namespaces == {f"data.{p}" for p in shipped if p.startswith("burst.")}
+    assert "main" in shipped  # conftest's shim stays out: it is outside the bundle's roots
+    documents = {
+        str(path.relative_to(ROOT)): json.loads(path.read_text())
+        for path in sorted(POLICIES.glob("*/fixtures/*/*.json"))
+    }
+    (tmp_path / "input.json").write_text(json.dumps(documents))
+    query = (
+        "{name: report | some name, doc in input;"
+        " report := data.burst.main.report with input as doc}"
+    )
+    evaluated = subprocess.run(
+        [str(opa), "eval", "--bundle", str(bundle), "--input", str(tmp_path / "input.json"),
+         "--format", "json", query],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    assert json.loads(evaluated.stdout)["result"][0]["expressions"][0]["value"] == fixture_reports

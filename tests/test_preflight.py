@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from burst.cli import main
-from components.team_queues import TeamQuota
-from infra.config import parse_stack_config, read_stack_file
+from burst_platform.cli import main
+from burst_platform.components.team_queues import TeamQuota
+from burst_platform.infra.config import parse_stack_config, read_stack_file
 from tests.conftest import ROOT
 
 GPU_PER_VCPU_LIMIT = 32  # GpuCapacityArgs.max_cpu_per_gpu, as the program leaves it

@@ -9,9 +9,9 @@ import pulumi
 import pulumi_aws as aws
 import pytest
 
-from burst.mock_runtime import Registration
-from components.conventions import ComponentArgsError
-from components.registry import ImageMirror, ImageMirrorArgs
+from burst_platform.components.conventions import ComponentArgsError
+from burst_platform.components.registry import ImageMirror, ImageMirrorArgs
+from burst_platform.mock_runtime import Registration
 from tests.conftest import Run, assert_children_of, of_type
 
 ACCOUNT = "111122223333"

@@ -14,10 +14,9 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from burst.mock_runtime import RecordingMonitor, Registration, run_program
-from components.conventions import ComponentArgsError
-from components.gpu_capacity import GpuCapacity, GpuCapacityArgs
-from components.team_queues import (
+from burst_platform.components.conventions import ComponentArgsError
+from burst_platform.components.gpu_capacity import GpuCapacity, GpuCapacityArgs
+from burst_platform.components.team_queues import (
     TeamQueues,
     TeamQueuesArgs,
     TeamQuota,
@@ -27,7 +26,8 @@ from components.team_queues import (
     resource_flavor_specs,
     resource_quota_hard,
 )
-from components.versions import KUEUE_VERSION
+from burst_platform.components.versions import KUEUE_VERSION
+from burst_platform.mock_runtime import RecordingMonitor, Registration, run_program
 from tests.k8s_validation import validate_object
 
 TEAMS = (

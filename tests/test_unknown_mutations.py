@@ -18,9 +18,10 @@ from typing import Any
 
 import pytest
 
-from burst import policy_pack
-from burst.check.normalise import SECRET_PLACEHOLDER, UNKNOWN_SENTINEL
-from burst.policy_pack import RuleInfo
+from burst_platform import policy_pack
+from burst_platform.check.normalise import SECRET_PLACEHOLDER, UNKNOWN_SENTINEL
+from burst_platform.policy_pack import RuleInfo
+from burst_platform.tools import find_opa
 from tests.conftest import opa_eval
 
 pytestmark = pytest.mark.opa
@@ -75,7 +76,7 @@ def mutants(document: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
 
 @pytest.fixture(scope="module")
 def rules() -> list[RuleInfo]:
-    return policy_pack.rule_inventory(policy_pack.opa_binary(), POLICIES)
+    return policy_pack.rule_inventory(find_opa(), POLICIES)
 
 
 def verdicts(cases: dict[str, dict[str, Any]]) -> dict[str, dict[str, list[str]]]:

@@ -11,14 +11,14 @@ import pulumi
 import pulumi_aws as aws
 import pytest
 
-from burst.mock_runtime import Registration, run_program
-from components.conventions import ComponentArgsError
-from components.workload_identity import (
+from burst_platform.components.conventions import ComponentArgsError
+from burst_platform.components.workload_identity import (
     POD_IDENTITY_SESSION_TAGS,
     WorkloadIdentity,
     WorkloadIdentityArgs,
     pod_identity_trust_policy,
 )
+from burst_platform.mock_runtime import Registration, run_program
 from tests.conftest import assert_children_of, of_type
 
 ACCOUNT = "111122223333"

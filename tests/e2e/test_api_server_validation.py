@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from burst.plan import plan_registrations
+from burst_platform.plan import plan_registrations
 from tests.e2e.control_plane import ROOT, ControlPlane
 from tests.k8s_validation import objects_from_registrations
 from tests.test_k8s_validation import NEGATIVE_CASES, NegativeCase, deployed_objects

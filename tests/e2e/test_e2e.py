@@ -27,9 +27,9 @@ from typing import Any
 import pytest
 import yaml
 
-from burst.check.normalise import UNKNOWN_SENTINEL as UNKNOWN
-from burst.mock_runtime import run_program
-from burst.plan import preview_document
+from burst_platform.check.normalise import UNKNOWN_SENTINEL as UNKNOWN
+from burst_platform.mock_runtime import run_program
+from burst_platform.plan import preview_document
 from tests.e2e.control_plane import ROOT, TOOLS, ControlPlane, environment, run_group
 from tests.test_corpus import ENGINE_CORPUS, expectations, verdict_problems
 

@@ -14,9 +14,9 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from burst.errors import BurstError
-from infra.config import PROJECT, parse_stack_config, read_pulumi_config
-from infra.program import KubernetesLayerInputs, build_kubernetes_layer
+from burst_platform.errors import BurstError
+from burst_platform.infra.config import PROJECT, parse_stack_config, read_pulumi_config
+from burst_platform.infra.program import KubernetesLayerInputs, build_kubernetes_layer
 
 try:
     config = parse_stack_config(read_pulumi_config(pulumi.Config(PROJECT).get))

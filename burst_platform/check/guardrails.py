@@ -6,8 +6,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from burst.documents import is_finite_number, read_yaml, unknown_keys
-from burst.errors import BurstError
+from burst_platform.documents import is_finite_number, read_yaml, unknown_keys
+from burst_platform.errors import BurstError
 
 GUARDRAILS_DATA_PATH = "burst/guardrails"
 """Where the guardrails are mounted in OPA's data document (`data.burst.guardrails`)."""

@@ -25,9 +25,9 @@ Decisions:
 This package does not import pulumi, except when `--stack` plans a stack.
 """
 
-from burst.check.model import CheckReport, Finding, RuleInfo, Waiver
-from burst.check.normalise import normalise_manifests, normalise_preview
-from burst.check.pipeline import CheckOptions, run_check
+from burst_platform.check.model import CheckReport, Finding, RuleInfo, Waiver
+from burst_platform.check.normalise import normalise_manifests, normalise_preview
+from burst_platform.check.pipeline import CheckOptions, run_check
 
 __all__ = [
     "CheckOptions",

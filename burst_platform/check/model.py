@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from burst.errors import one_line
+from burst_platform.errors import one_line
 
 DENY = "deny"
 WARN = "warn"

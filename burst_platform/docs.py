@@ -1,14 +1,14 @@
 """Where the documentation of a rule lives: one section of `policies/README.md` per rule.
 
-The README is generated (`python -m burst.policy_pack`) with `rule_heading`, and reports link to
-it with `rule_doc_url`, so the link and the heading cannot drift apart.
+The README is generated (`python -m burst_platform.policy_pack`) with `rule_heading`, and
+reports link to it with `rule_doc_url`, so the link and the heading cannot drift apart.
 """
 
 from __future__ import annotations
 
 import re
 
-from burst import REPOSITORY_URL
+from burst_platform import REPOSITORY_URL
 
 POLICY_DOCS_URL = f"{REPOSITORY_URL}/blob/main/policies/README.md"
 """The policy pack's README on the repository's default branch."""
@@ -38,7 +38,8 @@ def rule_doc_url(rule_id: str, title: str, engine: str, remediation: str = "") -
 
     Policy-pack rules link to their section of `policies/README.md`; the waiver rules to its
     "Waivers" section; checkov checks to the page their remediation starts with (`See <url>;`:
-    checkov's guideline, or the check's definition, see `burst.check.checkov_runner`), if any.
+    checkov's guideline, or the check's definition, see `burst_platform.check.checkov_runner`),
+    if any.
     """
     if engine == "checkov":
         match = _GUIDELINE.match(remediation)

@@ -16,12 +16,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from burst.documents import read_yaml
-from burst.errors import BurstError
-from burst.mock_runtime import Registration
-from burst.plan import plan_registrations, resource_regions
-from components.network import DEFAULT_INTERFACE_ENDPOINTS
-from infra.config import StackConfig, parse_stack_config, read_stack_file
+from burst_platform.components.network import DEFAULT_INTERFACE_ENDPOINTS
+from burst_platform.documents import read_yaml
+from burst_platform.errors import BurstError
+from burst_platform.infra.config import StackConfig, parse_stack_config, read_stack_file
+from burst_platform.mock_runtime import Registration
+from burst_platform.plan import plan_registrations, resource_regions
 
 REQUIRED_TOOLS = {
     "pulumi": "runs the deploy",
@@ -187,7 +187,7 @@ def _account_checks(config: StackConfig, registrations: Sequence[Registration]) 
 def _kubernetes_version(registrations: Sequence[Registration]) -> str:
     versions = {r.inputs["version"] for r in registrations if r.type == "aws:eks/cluster:Cluster"}
     if len(versions) != 1:
-        from components.versions import EKS_VERSION
+        from burst_platform.components.versions import EKS_VERSION
 
         return EKS_VERSION
     return str(versions.pop())

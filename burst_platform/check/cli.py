@@ -17,13 +17,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
-from burst.check import engine
-from burst.check.formats import FORMATS, render, summary_line
-from burst.check.model import DENY, FAIL_ON_LEVELS
-from burst.check.pipeline import CheckOptions, run_check
-from burst.check.progress import Progress
-from burst.documents import write_text
-from burst.errors import BurstError
+from burst_platform.check import engine
+from burst_platform.check.formats import FORMATS, render, summary_line
+from burst_platform.check.model import DENY, FAIL_ON_LEVELS
+from burst_platform.check.pipeline import CheckOptions, run_check
+from burst_platform.check.progress import Progress
+from burst_platform.documents import write_text
+from burst_platform.errors import BurstError
 
 DESCRIPTION = """\
 Check a plan against the burst policy pack (OPA) and checkov, apply waivers, and report.
@@ -79,7 +79,10 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     )
     policy = parser.add_argument_group("policy")
     policy.add_argument(
-        "--policies", type=Path, metavar="DIR", help="policy directory (default: ROOT/policies)"
+        "--policies",
+        type=Path,
+        metavar="DIR",
+        help="policy directory (default: the pack burst ships, `burst policies path`)",
     )
     policy.add_argument(
         "--guardrails",

@@ -10,10 +10,10 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator
 
-from burst.check.engine import PolicyModule
-from burst.check.model import DENY, OPA, RuleInfo
-from burst.documents import parse_yaml
-from burst.errors import BurstError
+from burst_platform.check.engine import PolicyModule
+from burst_platform.check.model import DENY, OPA, RuleInfo
+from burst_platform.documents import parse_yaml
+from burst_platform.errors import BurstError
 
 _COMMENT = re.compile(r"^\s*#\s?(.*)$")
 

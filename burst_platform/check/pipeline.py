@@ -11,16 +11,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from burst.check import engine, normalise
-from burst.check.guardrails import load_guardrails, waiver_max_days
-from burst.check.inventory import rules_of
-from burst.check.model import DENY, CheckReport, Location, RuleInfo
-from burst.check.progress import SILENT, Progress
-from burst.check.waivers import EXPIRED_RULE_INFO, UNUSED_RULE_INFO, apply_waivers, load_waivers
-from burst.errors import BurstError
+from burst_platform import POLICY_DIR
+from burst_platform.check import engine, normalise
+from burst_platform.check.guardrails import load_guardrails, waiver_max_days
+from burst_platform.check.inventory import rules_of
+from burst_platform.check.model import DENY, CheckReport, Location, RuleInfo
+from burst_platform.check.progress import SILENT, Progress
+from burst_platform.check.waivers import (
+    EXPIRED_RULE_INFO,
+    UNUSED_RULE_INFO,
+    apply_waivers,
+    load_waivers,
+)
+from burst_platform.errors import BurstError
 
 if TYPE_CHECKING:
-    from burst.check.checkov_runner import CheckovResult
+    from burst_platform.check.checkov_runner import CheckovResult
 
 
 @dataclass
@@ -32,7 +38,7 @@ class CheckOptions:
     manifests: list[Path] = field(default_factory=list)
     root: Path = field(default_factory=lambda: Path("."))
     policies: Path | None = None
-    """Policy directory; default `<root>/policies`."""
+    """Policy directory; default the pack this package ships (`burst policies path`)."""
     guardrails: Path | None = None
     """Guardrails file; default `<policies>/data/guardrails.yaml`."""
     waivers: Path | None = None
@@ -47,7 +53,7 @@ class CheckOptions:
     @property
     def policy_dir(self) -> Path:
         """The policy directory in use."""
-        return self.policies if self.policies is not None else self.root / "policies"
+        return self.policies if self.policies is not None else POLICY_DIR
 
 
 def require_inputs(options: CheckOptions) -> None:
@@ -71,10 +77,27 @@ def load_plan(options: CheckOptions) -> normalise.PlanInput:
             preview.primary = Location(stack_file)
     elif options.stack is not None:
         preview = plan_stack_input(options.stack, root)
+    if preview is not None:
+        preview.locations = {
+            urn: real_location(location, root) for urn, location in preview.locations.items()
+        }
     manifests = None
     if options.manifests:
         manifests = normalise.normalise_manifests(options.manifests, root=root)
     return normalise.merge(preview, manifests)
+
+
+def real_location(location: Location, root: Path) -> Location:
+    """`location` at the file it names in the repository, through links.
+
+    The engine records the path a module was imported by: `burst_platform/components/x.py`,
+    the package's link to `components/x.py`. Annotations belong on the file a diff shows.
+    """
+    try:
+        real = (root / location.path).resolve(strict=True).relative_to(root.resolve())
+    except (OSError, ValueError):  # not in this checkout, or outside the repository
+        return location
+    return Location(real.as_posix(), location.line)
 
 
 def stack_config_file(stack: object, root: Path) -> str | None:
@@ -122,7 +145,7 @@ def current_commit(root: Path) -> str | None:
 
 def plan_stack_input(stack: str, root: Path) -> normalise.PlanInput:
     """Plan `stack` offline (Pulumi mock runtime) and normalise the resulting preview."""
-    from burst.plan import plan_stack  # imports pulumi: only on this path
+    from burst_platform.plan import plan_stack  # imports pulumi: only on this path
 
     try:
         doc = plan_stack(stack, root)
@@ -160,7 +183,8 @@ def run_check(options: CheckOptions, progress: Progress = SILENT) -> CheckReport
     rules = rules_of(pack.modules)
     expected = expected_packages(pack, rules)
     if not options.skip_checkov:
-        from burst.check.checkov_runner import find_checkov, run_checkov
+        from burst_platform.check.checkov_runner import run_checkov
+        from burst_platform.tools import find_checkov
 
         checkov_cli = find_checkov(options.root)  # a missing checkov fails before anything runs
     if options.preview is None and options.stack is None and not options.manifests:
@@ -248,10 +272,6 @@ def run_check(options: CheckOptions, progress: Progress = SILENT) -> CheckReport
     )
 
 
-CANONICAL_POLICIES = Path(__file__).resolve().parents[2] / "policies"
-"""The policy pack of this checkout; a check with another `--policies` must cover its rule sets."""
-
-
 def expected_packages(pack: engine.PolicyPack, rules: list[RuleInfo]) -> set[str]:
     """Rule packages the report must list, or the check fails closed.
 
@@ -260,7 +280,7 @@ def expected_packages(pack: engine.PolicyPack, rules: list[RuleInfo]) -> set[str
     that canonical pack: a policy directory that lacks one of them cannot pass.
     """
     expected = pack.rule_packages | {r.package for r in rules}
-    canonical = CANONICAL_POLICIES
+    canonical = POLICY_DIR
     if canonical.is_dir() and canonical.resolve() != pack.directory.resolve():
         try:
             reference = engine.load_policy_pack(canonical)

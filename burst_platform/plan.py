@@ -13,11 +13,16 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from burst.documents import read_yaml, write_text
-from burst.errors import BurstError
-from burst.mock_runtime import Registration, run_program
-from components.conventions import ComponentArgsError
-from infra.config import PROJECT, parse_stack_config, read_stack_file, to_pulumi_config
+from burst_platform.components.conventions import ComponentArgsError
+from burst_platform.documents import read_yaml, write_text
+from burst_platform.errors import BurstError
+from burst_platform.infra.config import (
+    PROJECT,
+    parse_stack_config,
+    read_stack_file,
+    to_pulumi_config,
+)
+from burst_platform.mock_runtime import Registration, run_program
 
 
 def plan_stack(stack: str, root: Path, first_deploy: bool = False) -> dict[str, Any]:
@@ -41,7 +46,7 @@ def plan_registrations(
     except BurstError as error:
         raise BurstError([f"{stack_file}: {line}" for line in error.problems]) from None
 
-    from infra.program import build_platform
+    from burst_platform.infra.program import build_platform
 
     try:
         registrations = run_program(

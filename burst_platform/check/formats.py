@@ -14,8 +14,8 @@ from pathlib import PurePosixPath
 from typing import Any
 from urllib.parse import quote
 
-from burst import REPOSITORY_URL, version
-from burst.check.model import (
+from burst_platform import REPOSITORY_URL, version
+from burst_platform.check.model import (
     DENY,
     FAIL_ON_LEVELS,
     SEVERITY_ORDER,
@@ -27,7 +27,7 @@ from burst.check.model import (
     Location,
     RuleInfo,
 )
-from burst.docs import POLICY_DOCS_URL, rule_doc_url
+from burst_platform.docs import POLICY_DOCS_URL, rule_doc_url
 
 FORMATS = ("text", "json", "sarif", "junit", "markdown", "github")
 TOOL_NAME = "burst-check"
@@ -222,7 +222,7 @@ def rule_name(rule: RuleInfo) -> str:
 
 
 def rule_help_uri(rule: RuleInfo) -> str | None:
-    """The rule's documentation: its section of `policies/README.md` (see `burst.docs`)."""
+    """The rule's documentation: its section of `policies/README.md` (see `burst_platform.docs`)."""
     return rule_doc_url(rule.id, rule.title, rule.engine, rule.remediation)
 
 

@@ -18,9 +18,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from burst.check.model import Location
-from burst.documents import read_json, read_text, yaml_documents
-from burst.errors import BurstError
+from burst_platform.check.model import Location
+from burst_platform.documents import read_json, read_text, yaml_documents
+from burst_platform.errors import BurstError
 
 UNKNOWN_SENTINEL = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
 """Pulumi's placeholder for a value that is unknown at preview."""

@@ -21,7 +21,7 @@ seconds) that every report lists.
 
 Severities (checkov's own severity is empty offline): secrets are `deny` (a leaked credential
 must block the merge); Kubernetes hygiene and GitHub Actions checks are `warn`. Each finding's
-remediation starts with `See <url>;`, the page `burst.docs.rule_doc_url` links: checkov's
+remediation starts with `See <url>;`, the page `burst_platform.docs.rule_doc_url` links: checkov's
 guideline when it names one (only from its platform, so never offline), else the check's
 definition in checkov's repository at the version that ran (`check_class`), else the
 framework's policy index there.
@@ -44,9 +44,10 @@ from urllib.parse import quote
 
 import yaml
 
-from burst.check import children
-from burst.check.model import CHECKOV, DENY, WARN, Finding, Location, Scan, safe_text
-from burst.errors import BurstError
+from burst_platform.check import children
+from burst_platform.check.model import CHECKOV, DENY, WARN, Finding, Location, Scan, safe_text
+from burst_platform.errors import BurstError
+from burst_platform.tools import find_checkov
 
 SEVERITY_BY_FRAMEWORK = {"kubernetes": WARN, "secrets": DENY, "github_actions": WARN}
 """How checkov's failed checks count, per framework."""
@@ -121,25 +122,6 @@ _URL = re.compile(r"https://[^\s;]+")
 _VERSION = re.compile(r"[0-9]+(\.[0-9]+)*")
 _CHECK_CLASS = re.compile(r"checkov(\.[A-Za-z_][A-Za-z0-9_]*)+")
 _GENERIC_CHECK_CLASS = "checkov.common."
-
-
-def find_checkov(root: Path | None = None) -> Path:
-    """The checkov CLI: `$BURST_CHECKOV` if set, else `.venv-checkov/bin/checkov` in the repo."""
-    candidates: list[Path] = []
-    if os.environ.get("BURST_CHECKOV"):
-        candidates = [Path(os.environ["BURST_CHECKOV"])]
-    else:
-        candidates += [
-            base / ".venv-checkov" / "bin" / "checkov"
-            for base in (root, Path(__file__).resolve().parents[2])
-            if base is not None
-        ]
-    for candidate in candidates:
-        if candidate.is_file() and os.access(candidate, os.X_OK):
-            return candidate.absolute()
-    raise BurstError(
-        "checkov not found (.venv-checkov/bin/checkov): run `make setup`, or pass --skip-checkov"
-    )
 
 
 def _component(resource_type: str) -> str | None:

@@ -14,9 +14,9 @@ from collections.abc import Iterable, Sequence
 from fnmatch import fnmatchcase
 from pathlib import Path
 
-from burst.check.model import WAIVED, WARN, Finding, RuleInfo, Waiver
-from burst.documents import read_yaml, unknown_keys
-from burst.errors import BurstError
+from burst_platform.check.model import WAIVED, WARN, Finding, RuleInfo, Waiver
+from burst_platform.documents import read_yaml, unknown_keys
+from burst_platform.errors import BurstError
 
 EXPIRED_RULE = "waiver.expired"
 """Rule id of the warning added for a finding whose matching waiver has expired."""

@@ -1,5 +1,5 @@
 """The `burst` command: `plan` (offline plan), `check` (policy check), `normalise` (policy input),
-`preflight` (preconditions of a first `pulumi up`).
+`preflight` (preconditions of a first `pulumi up`), `policies` (where the pack is, its bundle).
 
 Every problem with the input ends as one line per problem on stderr and exit code 2; no traceback
 reaches the user.
@@ -17,9 +17,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
 
-from burst import version
-from burst.documents import write_text
-from burst.errors import BurstError, one_line
+from burst_platform import POLICY_DIR, version
+from burst_platform.documents import write_text
+from burst_platform.errors import BurstError, one_line
 
 
 class _Parser(argparse.ArgumentParser):
@@ -31,7 +31,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _plan(args: argparse.Namespace) -> int:
-    from burst.plan import plan_registrations, summary, write_document
+    from burst_platform.plan import plan_registrations, summary, write_document
 
     registrations, document = plan_registrations(args.stack, Path(args.root), args.first_deploy)
     report = summary(registrations)
@@ -47,7 +47,7 @@ def _plan(args: argparse.Namespace) -> int:
 
 
 def _normalise(args: argparse.Namespace) -> int:
-    from burst.check.pipeline import CheckOptions, load_plan, require_inputs
+    from burst_platform.check.pipeline import CheckOptions, load_plan, require_inputs
 
     options = CheckOptions(
         preview=args.preview, stack=args.stack, manifests=list(args.manifests), root=args.root
@@ -62,9 +62,26 @@ def _normalise(args: argparse.Namespace) -> int:
 
 
 def _preflight(args: argparse.Namespace) -> int:
-    from burst.preflight import run
+    from burst_platform.preflight import run
 
     return run(args.stack, Path(args.root))
+
+
+def _policies_path(args: argparse.Namespace) -> int:
+    if not (POLICY_DIR / "main").is_dir():
+        raise BurstError(f"{POLICY_DIR}: the policy pack is missing from this installation")
+    print(POLICY_DIR)
+    return 0
+
+
+def _policies_bundle(args: argparse.Namespace) -> int:
+    from burst_platform.policy_pack import build_bundle
+    from burst_platform.tools import find_opa
+
+    out = Path(args.out)
+    build_bundle(find_opa(), out, args.revision or version())
+    print(f"bundle written to {out}", file=sys.stderr)
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -110,7 +127,19 @@ def build_parser() -> argparse.ArgumentParser:
     preflight.add_argument("--root", default=".", help="project directory (default: current)")
     preflight.set_defaults(handler=_preflight)
 
-    from burst.check.cli import register, run
+    policies = commands.add_parser("policies", help="the Rego policy pack this burst ships")
+    pack_commands = policies.add_subparsers(dest="policies_command", required=True)
+    pack_commands.add_parser(
+        "path", help="print the pack's directory (for opa, conftest and your own tooling)"
+    ).set_defaults(handler=_policies_path)
+    bundle = pack_commands.add_parser(
+        "bundle", help="write an `opa build` bundle of the pack, for an OPA server"
+    )
+    bundle.add_argument("--out", required=True, metavar="FILE", help="bundle file (.tar.gz)")
+    bundle.add_argument("--revision", help="`.manifest` revision (default: the burst version)")
+    bundle.set_defaults(handler=_policies_bundle)
+
+    from burst_platform.check.cli import register, run
 
     register(commands)
     commands.choices["check"].set_defaults(handler=run)
@@ -125,7 +154,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     parser = build_parser()
     args = parser.parse_args(argv)
-    from burst.check import children
+    from burst_platform.check import children
 
     scratch = tempfile.mkdtemp(prefix="burst-run-")
     previous_tempdir, tempfile.tempdir = tempfile.tempdir, scratch
@@ -145,7 +174,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     """The command's handler, with every outcome mapped to an exit code and one-line messages."""
-    from burst.check.children import stopping_code
+    from burst_platform.check.children import stopping_code
 
     try:
         code: int = args.handler(args)

@@ -19,7 +19,7 @@ from typing import Any
 
 import yaml
 
-from burst.errors import BurstError
+from burst_platform.errors import BurstError
 
 MAX_BYTES = 512 * 1024 * 1024
 """Largest document read (a 16,000-resource preview is about 31 MB)."""

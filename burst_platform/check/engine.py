@@ -18,7 +18,6 @@ import importlib.util
 import json
 import os
 import re
-import shutil
 import socket
 import subprocess
 import sys
@@ -33,10 +32,11 @@ from urllib.parse import urlsplit
 
 import orjson
 
-from burst.check import children
-from burst.check.guardrails import GUARDRAILS_DATA_PATH
-from burst.check.model import OPA, POLICY_SEVERITIES, Finding
-from burst.errors import BurstError
+from burst_platform.check import children
+from burst_platform.check.guardrails import GUARDRAILS_DATA_PATH
+from burst_platform.check.model import OPA, POLICY_SEVERITIES, Finding
+from burst_platform.errors import BurstError
+from burst_platform.tools import find_opa
 
 REPORT_PACKAGE = "burst.main"
 REPORT_RULE = "report"
@@ -120,31 +120,6 @@ def load_policy_pack(directory: Path) -> PolicyPack:
 # ---------------------------------------------------------------------------------------------
 # The OPA binary and a local server
 # ---------------------------------------------------------------------------------------------
-
-
-def find_opa(root: Path | None = None) -> Path:
-    """The OPA binary: `$BURST_OPA` if set, else the pack's pinned one, `.tools/bin/opa`, PATH."""
-    if os.environ.get("BURST_OPA"):
-        explicit = Path(os.environ["BURST_OPA"])
-        if explicit.is_file() and os.access(explicit, os.X_OK):
-            return explicit.absolute()
-        raise BurstError(f"BURST_OPA={explicit}: not an executable file")
-    candidates: list[Path] = []
-    try:  # the policy pack's own lookup (burst.policy_pack.opa_binary), when it is there
-        pinned = importlib.import_module("burst.policy_pack").opa_binary()
-        candidates.append(Path(pinned))
-    except Exception:  # noqa: S110 - the helper may be absent or fail; fall back below
-        pass
-    for base in (root, Path(__file__).resolve().parents[2]):
-        if base is not None:
-            candidates.append(base / ".tools" / "bin" / "opa")
-    on_path = shutil.which("opa")
-    if on_path:
-        candidates.append(Path(on_path))
-    for candidate in candidates:
-        if candidate.is_file() and os.access(candidate, os.X_OK):
-            return candidate.absolute()
-    raise BurstError("OPA binary not found (.tools/bin/opa): run `make setup`")
 
 
 def _free_port() -> int:
