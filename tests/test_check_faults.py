@@ -224,4 +224,4 @@ def test_a_response_beyond_the_limit_is_refused(
     monkeypatch.setattr(engine, "MAX_RESPONSE_BYTES", 10_000_000)
     monkeypatch.setattr(_Opa, "mode", "flood")
     with pytest.raises(engine.ResponseTooLarge):
-        engine.post_bounded(requests.Session(), f"{streaming_opa}/v1/data/x", b"{}", 30.0)
+        engine.request_bounded(requests.Session(), f"{streaming_opa}/v1/data/x", b"{}", 30.0)

@@ -27,9 +27,7 @@ from hypothesis import strategies as st
 
 from burst_platform.check import engine
 from burst_platform.check.guardrails import load_guardrails
-from burst_platform.check.inventory import rules_of
 from burst_platform.check.normalise import SECRET_PLACEHOLDER, UNKNOWN_SENTINEL, normalise_preview
-from burst_platform.check.pipeline import expected_packages
 from burst_platform.errors import BurstError
 from burst_platform.plan import plan_stack
 from burst_platform.tools import find_opa
@@ -54,16 +52,19 @@ class Checker:
     def __init__(self) -> None:
         pack = engine.load_policy_pack(ROOT / "policies")
         guardrails = load_guardrails(ROOT / "policies" / "data" / "guardrails.yaml")
-        self.expected = expected_packages(pack, rules_of(pack.modules))
         self.server = engine.LocalServer(find_opa(ROOT), pack, guardrails)
+        self._expected: set[str] | None = None
 
     def deny_rules(self, document: dict[str, Any]) -> set[str]:
         """Rules that deny; BurstError when the input is refused."""
         plan = normalise_preview(document).document
         host, port = self.server.wait()
         address = engine.ServerAddress(host, port, False)
-        response = engine.query_report(address, plan, 60.0, "the fuzz OPA server")
-        evaluation = engine.validate_report(response, self.expected, len(plan["resources"]))
+        if self._expected is None:  # the rule sets the compiled pack declares, read once
+            rule_sets = engine.fetch_inventory(address, 60.0, None).rule_sets
+            self._expected = set(rule_sets - {engine.REPORT_PACKAGE})
+        response = engine.query_report(address, plan, 60.0)
+        evaluation = engine.validate_report(response, self._expected, len(plan["resources"]))
         return {f.rule for f in evaluation.findings if f.severity == "deny"}
 
 

@@ -24,7 +24,8 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,7 +35,8 @@ import orjson
 
 from burst_platform.check import children
 from burst_platform.check.guardrails import GUARDRAILS_DATA_PATH
-from burst_platform.check.model import OPA, POLICY_SEVERITIES, Finding
+from burst_platform.check.inventory import Inventory, inventory_of
+from burst_platform.check.model import OPA, POLICY_SEVERITIES, Finding, RuleInfo
 from burst_platform.errors import BurstError
 from burst_platform.tools import find_opa
 
@@ -45,7 +47,6 @@ DEFAULT_TIMEOUT = 120.0
 STARTUP_TIMEOUT = 30.0
 
 _PACKAGE_LINE = re.compile(r"^package\s+([A-Za-z_][\w.]*)\s*$", re.MULTILINE)
-_FINDINGS_RULE = re.compile(r"^findings\b(?!_)", re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -57,11 +58,6 @@ class PolicyModule:
     """Path relative to the policy directory; also the policy id when uploading."""
     package: str
     text: str
-
-    @property
-    def is_rule_set(self) -> bool:
-        """True if the module defines `findings`, so its package must appear in the report."""
-        return bool(_FINDINGS_RULE.search(self.text))
 
 
 @dataclass
@@ -75,11 +71,6 @@ class PolicyPack:
     def packages(self) -> set[str]:
         """Every package defined by the modules."""
         return {m.package for m in self.modules}
-
-    @property
-    def rule_packages(self) -> set[str]:
-        """Packages that define `findings` (rule sets the report must list)."""
-        return {m.package for m in self.modules if m.is_rule_set}
 
 
 def load_policy_pack(directory: Path) -> PolicyPack:
@@ -330,10 +321,13 @@ class ResponseTooLarge(Exception):
     """The response grew beyond MAX_RESPONSE_BYTES."""
 
 
-def post_bounded(session: Any, url: str, body: bytes, timeout: float) -> tuple[int, bytes]:
-    """POST and read the whole response within `timeout` seconds in total (connect, send, every
-    byte of the answer) and at most MAX_RESPONSE_BYTES; a server that streams forever or too much
-    raises `requests.Timeout` or ResponseTooLarge instead of outliving `--opa-timeout`.
+def request_bounded(
+    session: Any, url: str, body: bytes | None, timeout: float
+) -> tuple[int, bytes]:
+    """POST `body` (GET if None) and read the whole response within `timeout` seconds in total
+    (connect, send, every byte of the answer) and at most MAX_RESPONSE_BYTES; a server that
+    streams forever or too much raises `requests.Timeout` or ResponseTooLarge instead of
+    outliving `--opa-timeout`.
 
     The request runs in a daemon thread that is abandoned at the deadline (the check then exits).
     """
@@ -344,10 +338,11 @@ def post_bounded(session: Any, url: str, body: bytes, timeout: float) -> tuple[i
 
     def fetch() -> None:
         try:
-            with session.post(
+            with session.request(
+                "GET" if body is None else "POST",
                 url,
                 data=body,
-                headers={"Content-Type": "application/json"},
+                headers={} if body is None else {"Content-Type": "application/json"},
                 timeout=timeout,
                 stream=True,
             ) as response:
@@ -458,43 +453,61 @@ class Evaluation:
     resources: int
     undecided: list[str] = field(default_factory=list)
     """Rules that need the whole stack and could not be judged (the preview leaves some out)."""
+    rules: list[RuleInfo] = field(default_factory=list)
+    """The pack's annotated rules, as the server compiled them."""
 
 
-def query_report(
-    address: ServerAddress, document: Mapping[str, Any], timeout: float, where: str
-) -> Any:
-    """POST the whole plan to `data.burst.main.report` in one request; return OPA's answer
-    (`where` names the server in errors).
+def query_report(address: ServerAddress, document: Mapping[str, Any], timeout: float) -> Any:
+    """POST the whole plan to `data.burst.main.report` in one request; return OPA's answer.
 
     The one request opa-python-client cannot make: its `query_rule` bounds each read, not the
     answer, so a server that drips bytes would outlive `--opa-timeout`, and its encoder spends a
     tenth of a second on a 20 MB plan. So this request is a bounded POST of its own
-    (`post_bounded`, orjson), with the TLS verification and bearer token the client gets.
+    (`request_bounded`, orjson), with the TLS verification and bearer token the client gets.
     """
-    import requests
-
-    where = (
-        "the local OPA server" if address.host == "127.0.0.1" and not address.ssl else address.url
-    )
     path = f"{REPORT_PACKAGE.replace('.', '/')}/{REPORT_RULE}"
     try:
         body = orjson.dumps({"input": document})
     except orjson.JSONEncodeError:  # e.g. integers beyond 64 bits
         body = json.dumps({"input": document}).encode()
+    return _call(address, f"/v1/data/{path}", body, timeout, "evaluate data.burst.main.report")
+
+
+def fetch_inventory(
+    address: ServerAddress, timeout: float, ids: Collection[str] | None
+) -> Inventory:
+    """The rule inventory of the policies OPA compiled (`GET /v1/policies`, their ASTs with the
+    parsed `# METADATA`), restricted to the policy ids in `ids` if given."""
+    answer = _call(address, "/v1/policies", None, timeout, "list its policies")
+    result = answer.get("result") if isinstance(answer, Mapping) else None
+    if not isinstance(result, list):
+        raise BurstError(f"OPA at {_where(address)} listed no policies (/v1/policies)")
+    return inventory_of(result, ids)
+
+
+def _where(address: ServerAddress) -> str:
+    local = address.host == "127.0.0.1" and not address.ssl
+    return "the local OPA server" if local else address.url
+
+
+def _call(address: ServerAddress, path: str, body: bytes | None, timeout: float, what: str) -> Any:
+    """One bounded request to OPA (see `request_bounded`) and its JSON answer; every failure is
+    one BurstError line naming the server and `what` it could not do."""
+    import requests
+
+    where = _where(address)
     token = _token()
     try:
         with requests.Session() as session:
             session.verify = address.ssl
             if token:
                 session.headers["Authorization"] = f"Bearer {token}"
-            status, content = post_bounded(session, f"{address.url}/v1/data/{path}", body, timeout)
+            status, content = request_bounded(session, f"{address.url}{path}", body, timeout)
         if status >= 400:
             raise OpaHttpError(status, content)
-        answer = orjson.loads(content)
+        return orjson.loads(content)
     except OpaHttpError as error:
-        raise BurstError(
-            f"OPA at {where} could not evaluate data.burst.main.report: {_http_error(error)}"
-        ) from None
+        raise BurstError(f"OPA at {where} could not {what}: {_http_error(error)}") from None
     except ResponseTooLarge as error:
         raise BurstError(f"OPA at {where} answered with {error}: refused") from None
     except requests.Timeout:
@@ -503,7 +516,6 @@ def query_report(
         raise BurstError(f"OPA at {where} unreachable: {type(error).__name__}") from None
     except ValueError:
         raise BurstError(f"OPA at {where} answered with something that is not JSON") from None
-    return answer
 
 
 def _http_error(error: OpaHttpError) -> str:
@@ -609,14 +621,15 @@ class Engine:
         self,
         pack: PolicyPack,
         guardrails: Mapping[str, Any],
-        expected_packages: set[str],
         opa_url: str | None = None,
         timeout: float = DEFAULT_TIMEOUT,
         root: Path | None = None,
+        required_packages: Collection[str] = (),
     ) -> None:
         self.pack = pack
         self.guardrails = guardrails
-        self.expected_packages = expected_packages
+        self.required_packages = frozenset(required_packages)
+        """Rule sets the report must list beyond the pack's own (another pack's, see pipeline)."""
         self.timeout = timeout
         self.address = parse_opa_url(opa_url) if opa_url is not None else None
         self._server = (
@@ -643,20 +656,31 @@ class Engine:
             self._server.wait()
 
     def evaluate(self, document: Mapping[str, Any]) -> Evaluation:
-        """Evaluate `data.burst.main.report` over `document`; fail closed on anything odd."""
+        """Evaluate `data.burst.main.report` over `document`; fail closed on anything odd.
+
+        The rule inventory is read from the same server while it evaluates: the report must
+        list every rule set the compiled pack declares (and `required_packages`).
+        """
         resources = document.get("resources")
         count = len(resources) if isinstance(resources, Sequence) else 0
         if self._server is not None:
             host, port = self._server.wait()
-            response = query_report(
-                ServerAddress(host, port, False), document, self.timeout, "the local OPA server"
-            )
-            return validate_report(response, self.expected_packages, count)
-        assert self.address is not None  # noqa: S101 - set whenever there is no local server
-        response = self._evaluate_remote(self.address, document)
-        return validate_report(response, self.expected_packages, count)
+            address, ids = ServerAddress(host, port, False), None  # it holds only the pack
+        else:
+            assert self.address is not None  # noqa: S101 - set whenever there is no local server
+            address, ids = self.address, {m.relative for m in self.pack.modules}
+            self._upload(address)
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="opa-inventory") as pool:
+            inventory = pool.submit(fetch_inventory, address, self.timeout, ids)
+            response = query_report(address, document, self.timeout)
+            rules = inventory.result()
+        expected = (rules.rule_sets | self.required_packages) - {REPORT_PACKAGE}
+        evaluation = validate_report(response, set(expected), count)
+        evaluation.rules = rules.rules
+        return evaluation
 
-    def _evaluate_remote(self, address: ServerAddress, document: Mapping[str, Any]) -> Any:
+    def _upload(self, address: ServerAddress) -> None:
+        """Load the pack and the guardrails into the `--opa-url` server, once it answers."""
         import requests
         from opa_client.errors import ConnectionsError
 
@@ -681,18 +705,17 @@ class Engine:
                 raise BurstError(
                     f"OPA server at {address.url}: upload failed: {_rego_error_text(error)}"
                 ) from None
-        return query_report(address, document, self.timeout, address.url)
 
 
 def evaluate(
     document: Mapping[str, Any],
     pack: PolicyPack,
     guardrails: Mapping[str, Any],
-    expected_packages: set[str],
     opa_url: str | None = None,
     timeout: float = DEFAULT_TIMEOUT,
     root: Path | None = None,
+    required_packages: Collection[str] = (),
 ) -> Evaluation:
     """Evaluate the plan in one request to `data.burst.main.report` (see `Engine`)."""
-    with Engine(pack, guardrails, expected_packages, opa_url, timeout, root) as engine:
+    with Engine(pack, guardrails, opa_url, timeout, root, required_packages) as engine:
         return engine.evaluate(document)

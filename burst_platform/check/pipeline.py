@@ -14,8 +14,7 @@ from typing import TYPE_CHECKING, Any
 from burst_platform import POLICY_DIR
 from burst_platform.check import engine, normalise
 from burst_platform.check.guardrails import load_guardrails, waiver_max_days
-from burst_platform.check.inventory import rules_of
-from burst_platform.check.model import DENY, CheckReport, Location, RuleInfo
+from burst_platform.check.model import DENY, CheckReport, Location
 from burst_platform.check.progress import SILENT, Progress
 from burst_platform.check.waivers import (
     EXPIRED_RULE_INFO,
@@ -24,6 +23,7 @@ from burst_platform.check.waivers import (
     load_waivers,
 )
 from burst_platform.errors import BurstError
+from burst_platform.tools import find_opa
 
 if TYPE_CHECKING:
     from burst_platform.check.checkov_runner import CheckovResult
@@ -180,8 +180,7 @@ def run_check(options: CheckOptions, progress: Progress = SILENT) -> CheckReport
             policy_dir / "waivers.yaml", required=False, today=options.today, max_days=max_days
         )
     pack = engine.load_policy_pack(policy_dir)
-    rules = rules_of(pack.modules)
-    expected = expected_packages(pack, rules)
+    required = canonical_rule_sets(pack, options.root)
     if not options.skip_checkov:
         from burst_platform.check.checkov_runner import run_checkov
         from burst_platform.tools import find_checkov
@@ -191,7 +190,7 @@ def run_check(options: CheckOptions, progress: Progress = SILENT) -> CheckReport
         raise BurstError("nothing to check: give --preview FILE, --stack NAME or --manifests DIR")
 
     opa = engine.Engine(
-        pack, guardrails, expected, options.opa_url, options.opa_timeout, options.root
+        pack, guardrails, options.opa_url, options.opa_timeout, options.root, required
     )
     checkov_future: Future[CheckovResult] | None = None
     with ThreadPoolExecutor(max_workers=1) as pool:
@@ -240,6 +239,7 @@ def run_check(options: CheckOptions, progress: Progress = SILENT) -> CheckReport
         checkov = checkov_future.result() if checkov_future is not None else None
 
     findings = evaluation.findings
+    rules = evaluation.rules
     by_id = {rule.id: rule for rule in rules}
     for finding in findings:
         finding.location = plan.locations.get(finding.resource)
@@ -272,23 +272,17 @@ def run_check(options: CheckOptions, progress: Progress = SILENT) -> CheckReport
     )
 
 
-def expected_packages(pack: engine.PolicyPack, rules: list[RuleInfo]) -> set[str]:
-    """Rule packages the report must list, or the check fails closed.
+def canonical_rule_sets(pack: engine.PolicyPack, root: Path | None = None) -> set[str]:
+    """Rule sets of the pack this package ships, when `pack` is another directory: a policy
+    directory that lacks one of them cannot pass (its own rule sets the server reports)."""
+    if not POLICY_DIR.is_dir() or POLICY_DIR.resolve() == pack.directory.resolve():
+        return set()
+    from burst_platform.policy_pack import rule_inventory
 
-    These are the packages of `pack` that define `findings` or annotate rules (METADATA
-    `custom.id`), plus, when `pack` is not this checkout's own `policies/`, the rule packages of
-    that canonical pack: a policy directory that lacks one of them cannot pass.
-    """
-    expected = pack.rule_packages | {r.package for r in rules}
-    canonical = POLICY_DIR
-    if canonical.is_dir() and canonical.resolve() != pack.directory.resolve():
-        try:
-            reference = engine.load_policy_pack(canonical)
-        except BurstError:
-            reference = None
-        if reference is not None:
-            expected |= reference.rule_packages | {r.package for r in rules_of(reference.modules)}
-    return expected - {engine.REPORT_PACKAGE}
+    try:
+        return {rule.package for rule in rule_inventory(find_opa(root), POLICY_DIR)}
+    except (OSError, RuntimeError, ValueError) as error:
+        raise BurstError(f"{POLICY_DIR}: cannot read the shipped pack's rules: {error}") from None
 
 
 def check_document(
@@ -296,7 +290,9 @@ def check_document(
 ) -> CheckReport:
     """Evaluate an already normalised input (no waivers, no checkov): for benchmarks and tests."""
     pack = engine.load_policy_pack(policies)
-    rules = rules_of(pack.modules)
-    expected = expected_packages(pack, rules)
-    evaluation = engine.evaluate(document, pack, guardrails, expected, opa_url=opa_url)
-    return CheckReport(evaluation.findings, evaluation.resources, rules, evaluation.packages)
+    evaluation = engine.evaluate(
+        document, pack, guardrails, opa_url=opa_url, required_packages=canonical_rule_sets(pack)
+    )
+    return CheckReport(
+        evaluation.findings, evaluation.resources, evaluation.rules, evaluation.packages
+    )
