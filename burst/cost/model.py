@@ -33,8 +33,9 @@ Wall-clock per useful hour (Daly 2006, the exact expression of his "complete" co
 The optimal interval τ*
     W(τ) has one minimum on τ > 0 (its derivative has the sign of e^((τ+C)/M)·(τ/M - 1) + 1,
     which increases from 1 - e^(C/M) < 0), and τ* < M. We find it numerically: golden-section
-    search on ln τ over [10⁻³·min(√(2CM), M), M] (`optimal_interval_minutes`). R scales W but
-    does not move τ*. Reported beside it:
+    search on ln τ over [10⁻³·min(√(2CM), M), M] (`optimal_interval_minutes`), minimising
+    W·e^(-R/M) - 1 written without cancellation so that the flat minimum is resolved to ~10⁻⁸
+    also when C/M is tiny. R scales W but does not move τ*. Reported beside it:
 
     * Young (1974): τ ≈ √(2CM), first order in C/M;
     * Daly (2006), the higher-order estimate:
@@ -174,13 +175,33 @@ def optimal_interval_minutes(rate_per_hour: float, checkpoint_minutes: float) ->
     if rate_per_hour == 0:
         return None
     mean = MINUTES_PER_HOUR / rate_per_hour
-    young = math.sqrt(2.0 * checkpoint_minutes * mean)
-    low, high = math.log(1e-3 * min(young, mean)), math.log(mean)
+    c = checkpoint_minutes / mean
+    young = math.sqrt(2.0 * c)  # τ/M
 
-    def wall(log_tau: float) -> float:
-        return wall_hours_per_useful_hour(rate_per_hour, math.exp(log_tau), checkpoint_minutes, 0)
+    def excess(log_t: float) -> float:
+        # W·e^(-R/M) - 1 = (e^(t+c) - 1 - t - c + c)/t with t = τ/M, computed without the
+        # cancellation of 1 + (something small), so that the flat minimum is resolved.
+        t = math.exp(log_t)
+        return (_expm1_minus_x(t + c) + c) / t
 
-    return math.exp(golden_section_minimum(wall, low, high, 1e-10))
+    low, high = math.log(1e-3 * min(young, 1.0)), 0.0
+    return mean * math.exp(golden_section_minimum(excess, low, high, 1e-10))
+
+
+def _expm1_minus_x(x: float) -> float:
+    """e^x - 1 - x, accurate to rounding also for small x (series below 0.1); inf on overflow."""
+    if x > _MAX_EXPONENT:
+        return math.inf
+    if x >= 0.1:
+        return math.expm1(x) - x
+    term, total, k = x * x / 2.0, 0.0, 2
+    while term > 1e-17 * total or total == 0.0:
+        total += term
+        k += 1
+        term *= x / k
+        if term == 0.0:
+            break
+    return total
 
 
 def golden_section_minimum(
