@@ -1,5 +1,6 @@
 """The `burst` command: `plan` (offline plan), `check` (policy check), `normalise` (policy input),
-`preflight` (preconditions of a first `pulumi up`).
+`preflight` (preconditions of a first `pulumi up`), `cost` (spot against on-demand per useful
+GPU-hour).
 
 Every problem with the input ends as one line per problem on stderr and exit code 2; no traceback
 reaches the user.
@@ -114,6 +115,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     register(commands)
     commands.choices["check"].set_defaults(handler=run)
+
+    from .cost.cli import register as register_cost
+
+    register_cost(commands)
     return parser
 
 
