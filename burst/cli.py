@@ -70,7 +70,9 @@ def _preflight(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of `burst` with its subcommands."""
-    parser = _Parser(prog="burst", description="Burst platform: offline plans and policy checks.")
+    parser = _Parser(
+        prog="burst", description="Burst platform: offline plans, policy checks and spot costs."
+    )
     parser.add_argument(
         "--version", action="version", version=f"%(prog)s {version()}", help="print the version"
     )
