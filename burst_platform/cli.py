@@ -1,5 +1,6 @@
 """The `burst` command: `plan` (offline plan), `check` (policy check), `normalise` (policy input),
-`preflight` (preconditions of a first `pulumi up`), `policies` (where the pack is, its bundle).
+`preflight` (preconditions of a first `pulumi up`), `policies` (where the pack is, its bundle),
+`cost` (spot against on-demand per useful GPU-hour).
 
 Every problem with the input ends as one line per problem on stderr and exit code 2; no traceback
 reaches the user.
@@ -86,7 +87,9 @@ def _policies_bundle(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of `burst` with its subcommands."""
-    parser = _Parser(prog="burst", description="Burst platform: offline plans and policy checks.")
+    parser = _Parser(
+        prog="burst", description="Burst platform: offline plans, policy checks and spot costs."
+    )
     parser.add_argument(
         "--version", action="version", version=f"%(prog)s {version()}", help="print the version"
     )
@@ -143,6 +146,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     register(commands)
     commands.choices["check"].set_defaults(handler=run)
+
+    from .cost.cli import register as register_cost
+
+    register_cost(commands)
     return parser
 
 

@@ -35,6 +35,15 @@ DEFAULT_GPU_FAMILIES = ("g5", "g6", "g6e", "p4d", "p5")
 DEFAULT_CPU_FAMILIES = ("c6i", "c7i", "m6i", "m7i", "r6i", "r7i")
 """Families of the spot CPU pools, where CPU-only work (backtests) runs instead of on GPU nodes."""
 ANY_REGION = "*"
+DEFAULT_CHECKPOINT_MINUTES = 5.0
+"""Minutes a team's job takes to write one checkpoint, unless `teams[].checkpointMinutes` says:
+a few GB of model and optimiser state to S3 through the gateway endpoint."""
+DEFAULT_RESTART_MINUTES = 10.0
+"""Minutes from a spot interruption to the job working again, unless `teams[].restartMinutes`
+says: Karpenter launches a replacement node (1-2), it boots and joins (1-2), the multi-GB GPU
+image comes through the pull-through cache (3-5), the checkpoint is restored (1-2)."""
+MAX_JOB_MINUTES = 7 * 24 * 60
+"""Longest checkpoint or restart a team may declare (a week); `burst cost` refuses more too."""
 
 _DNS_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$")
 _FAMILY = re.compile(r"^[a-z][a-z0-9-]*$")
@@ -67,6 +76,10 @@ class Team:
     gpu_borrowing_limit: int
     monthly_budget_usd: float
     budget_emails: tuple[str, ...]
+    checkpoint_minutes: float = DEFAULT_CHECKPOINT_MINUTES
+    """Minutes the team's jobs take to write one checkpoint (`burst cost`)."""
+    restart_minutes: float = DEFAULT_RESTART_MINUTES
+    """Minutes from an interruption to the team's job working again (`burst cost`)."""
 
 
 @dataclass(frozen=True)
@@ -236,7 +249,14 @@ class _Reader:
             return minimum
         return int(value)
 
-    def number(self, value: Any, path: str, default: float | None = None) -> float:
+    def number(
+        self,
+        value: Any,
+        path: str,
+        default: float | None = None,
+        allow_zero: bool = False,
+        maximum: float | None = None,
+    ) -> float:
         if value is None:
             if default is None:
                 self.problems.add(path, "required")
@@ -245,8 +265,13 @@ class _Reader:
         if not _is_number(value):
             self.problems.add(path, f"must be a number, got {value!r}")
             return 0.0
-        if value <= 0:
-            self.problems.add(path, f"must be above 0, got {value}")
+        if value < 0 or (value == 0 and not allow_zero):
+            self.problems.add(
+                path, f"must be {'at least' if allow_zero else 'above'} 0, got {value}"
+            )
+            return 0.0
+        if maximum is not None and value > maximum:
+            self.problems.add(path, f"must be at most {maximum:g}, got {value}")
             return 0.0
         return float(value)
 
@@ -536,6 +561,8 @@ def _teams(read: _Reader, value: Any) -> list[Team]:
                 "gpuBorrowingLimit",
                 "monthlyBudgetUsd",
                 "budgetEmails",
+                "checkpointMinutes",
+                "restartMinutes",
             ),
         )
         name = read.string(
@@ -564,7 +591,20 @@ def _teams(read: _Reader, value: Any) -> list[Team]:
             read.problems.add(
                 f"{path}.budgetEmails", "must name at least one address for the budget's alerts"
             )
-        teams.append(Team(name, quota, on_demand, borrowing, budget, emails))
+        checkpoint = read.number(
+            entry.get("checkpointMinutes"),
+            f"{path}.checkpointMinutes",
+            default=DEFAULT_CHECKPOINT_MINUTES,
+            maximum=MAX_JOB_MINUTES,
+        )
+        restart = read.number(
+            entry.get("restartMinutes"),
+            f"{path}.restartMinutes",
+            default=DEFAULT_RESTART_MINUTES,
+            allow_zero=True,
+            maximum=MAX_JOB_MINUTES,
+        )
+        teams.append(Team(name, quota, on_demand, borrowing, budget, emails, checkpoint, restart))
     return teams
 
 
