@@ -19,6 +19,7 @@ from burst_platform.check.normalise import (
     normalise_manifests,
     normalise_preview,
     provider_urn,
+    source_location,
     urn_name,
 )
 from burst_platform.errors import BurstError
@@ -404,3 +405,30 @@ def test_merge_keeps_preview_source() -> None:
     assert merged.primary == preview.primary
     with pytest.raises(BurstError, match="nothing to check"):
         merge(None, None)
+
+
+@pytest.mark.parametrize(
+    ("position", "stack", "expected"),
+    [
+        ("project:///components/karpenter.py#42,7", None, ("components/karpenter.py", 42)),
+        # a component from an installed wheel: the program line that called it
+        (
+            "project:///../.venv/lib/python3.11/site-packages/burst_platform/components/k.py#9",
+            [
+                {"sourcePosition": "project:///../.venv/lib/site-packages/x.py#9"},
+                {},
+                {"sourcePosition": "project:///infra/program.py#263"},
+                {"sourcePosition": "project:///infra/program.py#262"},
+            ],
+            ("infra/program.py", 263),
+        ),
+        ("project:///../elsewhere.py#3", [{"sourcePosition": "project:///../x.py#1"}], None),
+        ("project:///infra/program.py#0", "not a list", ("infra/program.py", 1)),
+        (None, [{"sourcePosition": 7}, "junk", {"sourcePosition": "file:///x.py#1"}], None),
+    ],
+)
+def test_the_location_is_the_first_position_in_the_project(
+    position: object, stack: object, expected: tuple[str, int] | None
+) -> None:
+    location = source_location(position, stack)
+    assert (None if location is None else (location.path, location.line)) == expected

@@ -579,3 +579,35 @@ def test_positions_through_the_package_links_point_at_the_real_files(
     _, through_links, _ = check(capsys, "--preview", str(linked), "--format", "github")
     assert "file=burst_platform/" not in through_links
     assert through_links.replace(str(linked.name), "") == direct.replace(str(DENIED.name), "")
+
+
+@needs_opa
+def test_a_finding_without_a_program_line_points_at_its_config_key(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """No usable position (a component from a wheel, the SDK's heuristic missing): a rule that
+    names its stack config key (`custom.config_key`) points at that key in Pulumi.<stack>.yaml,
+    any other at the stack file's first line."""
+    document = json.loads((CORPUS / "unchanged-show-sames.json").read_text())
+    for step in document["steps"]:
+        state = step.get("newState") or {}
+        state.pop("sourcePosition", None)
+        if state.get("type") == "aws:s3/bucket:Bucket" and state["urn"].endswith("-checkpoints"):
+            del state["inputs"]["tags"]["data-classification"]
+    preview = tmp_path / "preview.json"
+    preview.write_text(json.dumps(document))
+    code, out, _ = check(capsys, "--preview", str(preview), "--format", "github")
+    assert code == 1
+    stack_lines = (ROOT / "Pulumi.dev.yaml").read_text().splitlines()
+    (data_classes,) = [
+        n for n, line in enumerate(stack_lines, 1) if "burst-platform:dataClasses:" in line
+    ]
+    anchors = {
+        (match.group(3), match.group(1), int(match.group(2)))
+        for match in re.finditer(r"^::error file=([^,]+),line=(\d+),title=([a-z_.]+)", out, re.M)
+    }
+    assert ("locality.storage_unclassified", "Pulumi.dev.yaml", data_classes) in anchors
+    others = {
+        (path, line) for rule, path, line in anchors if rule != "locality.storage_unclassified"
+    }
+    assert others <= {("Pulumi.dev.yaml", 1)}

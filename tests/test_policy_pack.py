@@ -438,3 +438,23 @@ def test_the_bundle_is_the_pack(opa: Path, fixture_reports: dict[str, Any], tmp_
         capture_output=True, text=True, check=True,
     )  # fmt: skip
     assert json.loads(evaluated.stdout)["result"][0]["expressions"][0]["value"] == fixture_reports
+
+
+def test_config_keys_name_stack_config_keys(opa: Path) -> None:
+    """A rule's `custom.config_key` (where its findings point without a program line) is a key
+    the stack configuration has."""
+    from burst_platform.infra.config import KNOWN_KEYS
+
+    inspected = json.loads(
+        subprocess.run(
+            [str(opa), "inspect", "-a", "--format", "json", str(POLICIES)],
+            capture_output=True, text=True, check=True,
+        ).stdout
+    )  # fmt: skip
+    keys = {
+        entry["annotations"]["custom"]["id"]: entry["annotations"]["custom"]["config_key"]
+        for entry in inspected["annotations"]
+        if "config_key" in (entry["annotations"].get("custom") or {})
+    }
+    assert keys, "no rule names a config key"
+    assert {rule: key for rule, key in keys.items() if key not in KNOWN_KEYS} == {}

@@ -101,4 +101,5 @@ def _rule_info(annotation: Any, package: str) -> RuleInfo | None:
         severity=_text(custom.get("severity")) or DENY,
         package=package,
         engine=OPA,
+        config_key=_text(custom.get("config_key")),
     )

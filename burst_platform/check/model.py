@@ -118,6 +118,9 @@ class RuleInfo:
     severity: str = DENY
     package: str = ""
     engine: str = OPA
+    config_key: str = ""
+    """The stack config key the rule is about (`custom.config_key`, e.g. `teams`): where a
+    finding points when its resource has no program line."""
 
 
 @dataclass(frozen=True)

@@ -154,14 +154,22 @@ def urn_stack(urn: str) -> str | None:
     return None
 
 
-def source_location(position: object) -> Location | None:
-    """The program file and line of a `sourcePosition` (`project:///infra/program.py#12,5`)."""
-    if not isinstance(position, str):
-        return None
-    match = _SOURCE_POSITION.match(position)
-    if match is None or match.group("path").startswith("."):  # outside the repo, or .venv
-        return None
-    return Location(match.group("path"), max(1, int(match.group("line"))))
+def source_location(position: object, stack_trace: object = None) -> Location | None:
+    """The program file and line of a `sourcePosition` (`project:///infra/program.py#12,5`).
+
+    A position outside the project (`project:///../...`: a component installed from a wheel,
+    or the SDK's own frames when its heuristic misses) gives way to the first frame of the
+    resource's `stackTrace` that is in the project: the program line that led to it.
+    """
+    frames = stack_trace if isinstance(stack_trace, list) else []
+    candidates = [position, *(f.get("sourcePosition") for f in frames if isinstance(f, Mapping))]
+    for candidate in candidates:
+        if not isinstance(candidate, str):
+            continue
+        match = _SOURCE_POSITION.match(candidate)
+        if match is not None and not match.group("path").startswith("."):  # not outside/.venv
+            return Location(match.group("path"), max(1, int(match.group("line"))))
+    return None
 
 
 def _config_value(config: Mapping[str, Any], key: str) -> Any:
@@ -270,7 +278,7 @@ def _read_state(
         provider=provider_urn(state.get("provider") or step.get("provider")),
         dependencies=dependencies,
         property_dependencies=property_dependencies,
-        location=source_location(state.get("sourcePosition")),
+        location=source_location(state.get("sourcePosition"), state.get("stackTrace")),
     )
 
 

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 import subprocess
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+import yaml
 
 from burst_platform import POLICY_DIR
 from burst_platform.check import engine, normalise
@@ -98,6 +101,28 @@ def real_location(location: Location, root: Path) -> Location:
     except (OSError, ValueError):  # not in this checkout, or outside the repository
         return location
     return Location(real.as_posix(), location.line)
+
+
+def stack_config_lines(root: Path, primary: Location | None) -> dict[str, int]:
+    """The line of each key under `config:` of the stack file `primary`, by its name without
+    the project prefix (`burst-platform:teams` -> `teams`): where a finding about that key
+    points when its resource has no program line. Empty for any other file."""
+    if primary is None or not _STACK_FILE.fullmatch(Path(primary.path).name):
+        return {}
+    try:
+        document = yaml.compose((root / primary.path).read_text(encoding="utf-8"), yaml.SafeLoader)
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return {}
+    lines: dict[str, int] = {}
+    for key, value in document.value if isinstance(document, yaml.MappingNode) else []:
+        if key.value == "config" and isinstance(value, yaml.MappingNode):
+            for config_key, _ in value.value:
+                name = str(config_key.value).rsplit(":", 1)[-1]
+                lines.setdefault(name, config_key.start_mark.line + 1)
+    return lines
+
+
+_STACK_FILE = re.compile(r"Pulumi\.[^/]+\.ya?ml")
 
 
 def stack_config_file(stack: object, root: Path) -> str | None:
@@ -241,9 +266,13 @@ def run_check(options: CheckOptions, progress: Progress = SILENT) -> CheckReport
     findings = evaluation.findings
     rules = evaluation.rules
     by_id = {rule.id: rule for rule in rules}
+    config_lines = stack_config_lines(options.root, plan.primary)
     for finding in findings:
         finding.location = plan.locations.get(finding.resource)
         rule = by_id.get(finding.rule)
+        if finding.location is None and rule is not None and rule.config_key in config_lines:
+            assert plan.primary is not None  # noqa: S101 - config_lines is empty without it
+            finding.location = Location(plan.primary.path, config_lines[rule.config_key])
         if rule is not None:  # the shared unknown mechanism leaves the rule's texts to us
             finding.title = finding.title or rule.title
             finding.remediation = finding.remediation or rule.remediation

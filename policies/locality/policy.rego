@@ -46,6 +46,7 @@ regional_types contains t if {
 #   resources without a region are not checked.
 # custom:
 #   id: locality.region_not_allowed
+#   config_key: allowedRegions
 #   severity: deny
 #   remediation: >-
 #     Deploy the resource through a provider (or region argument) for one of the allowed
@@ -103,6 +104,7 @@ storage := [r |
 #   so nobody can tell where its data may be stored or replicated.
 # custom:
 #   id: locality.storage_unclassified
+#   config_key: dataClasses
 #   severity: deny
 #   remediation: >-
 #     Tag the resource with data-classification set to one of the classes in guardrails
@@ -146,6 +148,7 @@ _class_regions(c) := regions if {
 #   resource without a known region cannot be checked and is reported as unknown.
 # custom:
 #   id: locality.storage_region_not_allowed
+#   config_key: dataClasses
 #   severity: deny
 #   remediation: >-
 #     Move the resource to a region its class allows (restricted data stays in eu-west-1 or
@@ -264,6 +267,7 @@ _replication_verdicts(dests, src, dest) := {["unknown", sprintf("destination buc
 #   plan; when it or the source's class cannot be resolved the finding is unknown.
 # custom:
 #   id: locality.replication_region_not_allowed
+#   config_key: dataClasses
 #   severity: deny
 #   remediation: >-
 #     Replicate only to a bucket in a region the source's data class allows, and declare the

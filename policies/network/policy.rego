@@ -72,6 +72,7 @@ _sg_types := {
 #   reachable from the internet, whatever the port.
 # custom:
 #   id: network.open_ingress
+#   config_key: network
 #   severity: deny
 #   remediation: >-
 #     Allow ingress only from the VPC CIDR, peer/on-prem CIDRs or other security groups
@@ -91,6 +92,7 @@ findings contains lib.finding(rego.metadata.rule(), r.urn, state, msg) if {
 #   Karpenter nodes) gets a public address.
 # custom:
 #   id: network.public_subnet
+#   config_key: network
 #   severity: deny
 #   remediation: Set map_public_ip_on_launch=False; reach AWS APIs through VPC endpoints.
 findings contains lib.finding(rego.metadata.rule(), r.urn, state, msg) if {
@@ -118,6 +120,7 @@ _true_state(value) := "no" if {
 #   must be a deliberate choice.
 # custom:
 #   id: network.internet_egress
+#   config_key: network
 #   severity: warn
 #   remediation: >-
 #     Remove the gateway and use VPC interface/gateway endpoints (ec2, ecr, sts, ssm, sqs, eks,
@@ -139,6 +142,7 @@ findings contains lib.finding(rego.metadata.rule(), r.urn, "yes", msg) if {
 #   even in private subnets.
 # custom:
 #   id: network.public_ip_nodeclass
+#   config_key: network
 #   severity: deny
 #   remediation: Set spec.associatePublicIPAddress to false (or leave it unset with private subnets).
 findings contains lib.finding(rego.metadata.rule(), r.urn, state, msg) if {

@@ -69,6 +69,7 @@ _limits_state(np) := "unknown" if {
 #   are bounded by their replica count and pass.
 # custom:
 #   id: quotas.nodepool_without_limits
+#   config_key: gpu
 #   severity: deny
 #   remediation: >-
 #     Set spec.limits on the NodePool (cpu, memory and nvidia.com/gpu for GPU pools), sized from
@@ -188,6 +189,7 @@ _gpu_state(totals, quota) := "yes" if {
 #   without bound, which always exceeds the quota. Reported on every contributing resource.
 # custom:
 #   id: quotas.team_gpu_over_quota
+#   config_key: teams
 #   severity: deny
 #   remediation: >-
 #     Lower the ClusterQueue quotas/borrowing limits or the NodePool GPU limits of the team, or
@@ -244,6 +246,7 @@ team_claims := array.concat(
 #   node template) with a team that is not in guardrails teams, so no quota or budget applies.
 # custom:
 #   id: quotas.unknown_team
+#   config_key: teams
 #   severity: deny
 #   remediation: >-
 #     Use one of the teams in policies/data/guardrails.yaml, or add the team there with its GPU
@@ -297,6 +300,7 @@ owning_teams := {team: n |
 #   manifests-only input carries no budgets.
 # custom:
 #   id: quotas.team_without_budget
+#   config_key: teams
 #   severity: deny
 #   remediation: >-
 #     Add an aws.budgets.Budget for the team with a TagKeyValue cost filter user:team$<team>,
@@ -360,6 +364,7 @@ _budget_limit_state(amount, unit, cap) := "unknown" if {
 #   a limitAmount (auto-adjusting or planned limits) or in another currency are not checked.
 # custom:
 #   id: quotas.budget_over_limit
+#   config_key: teams
 #   severity: deny
 #   remediation: >-
 #     Lower limit_amount to the team's monthly_budget_usd (converted to the budget's time unit),
@@ -427,6 +432,7 @@ _notifications_state(b, missing) := "unknown" if {
 #   (e-mail address or SNS topic), so nobody hears about an overrun before or when it happens.
 # custom:
 #   id: quotas.budget_missing_notifications
+#   config_key: teams
 #   severity: deny
 #   remediation: >-
 #     Add two notifications to the budget, notification_type ACTUAL and FORECASTED (for example
