@@ -92,6 +92,7 @@ def test_the_wheel_has_one_namespaced_import_package(installed: Installed) -> No
         "burst_platform/policies/main/policy.rego",
         "burst_platform/policies/data/guardrails.yaml",
         "burst_platform/policies/README.md",
+        "burst_platform/cost/prices.yaml",
     ):
         assert shipped in names
 
@@ -139,3 +140,13 @@ def test_a_bundle_from_the_installed_pack(installed: Installed) -> None:
         manifest = json.load(bundle.extractfile("/.manifest"))  # type: ignore[arg-type]
     assert manifest["roots"] == ["burst"]
     assert manifest["revision"]
+
+
+def test_burst_cost_runs_from_the_installed_package(installed: Installed) -> None:
+    costed = installed.run(
+        "burst", "cost", "--frequency-bucket", "5-10%", "--checkpoint-minutes", "5",
+        "--restart-minutes", "10", "--spot-price", "1.2", "--on-demand-price", "3.9",
+        "--format", "json",
+    )  # fmt: skip
+    assert costed.returncode == 0, costed.stderr
+    assert json.loads(costed.stdout)["optimal_interval_minutes"] > 0
