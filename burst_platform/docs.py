@@ -16,7 +16,6 @@ POLICY_DOCS_URL = f"{REPOSITORY_URL}/blob/main/policies/README.md"
 WAIVER_RULES_PREFIX = "waiver."
 """Rules the check itself adds about waivers (`waiver.expired`, `waiver.unused`)."""
 
-_GUIDELINE = re.compile(r"^See (?P<url>https://\S+?);")
 _NOT_IN_SLUG = re.compile(r"[^\w\- ]")
 _MARKUP = re.compile(r"[`*]")
 
@@ -33,17 +32,17 @@ def heading_anchor(heading: str) -> str:
     return _NOT_IN_SLUG.sub("", text).replace(" ", "-")
 
 
-def rule_doc_url(rule_id: str, title: str, engine: str, remediation: str = "") -> str | None:
+def rule_doc_url(
+    rule_id: str, title: str, engine: str, engine_url: str | None = None
+) -> str | None:
     """The page that documents a rule, or None when there is none.
 
     Policy-pack rules link to their section of `policies/README.md`; the waiver rules to its
-    "Waivers" section; checkov checks to the page their remediation starts with (`See <url>;`:
-    checkov's guideline, or the check's definition, see `burst_platform.check.checkov_runner`),
-    if any.
+    "Waivers" section; checkov checks to the page checkov names (`engine_url`: its guideline, or
+    the check's definition, see `burst_platform.check.checkov_runner.guideline_url`), if any.
     """
     if engine == "checkov":
-        match = _GUIDELINE.match(remediation)
-        return match.group("url") if match else None
+        return engine_url
     if rule_id.startswith(WAIVER_RULES_PREFIX):
         return f"{POLICY_DOCS_URL}#waivers"
     return f"{POLICY_DOCS_URL}#{heading_anchor(rule_heading(rule_id, title))}"

@@ -436,7 +436,10 @@ def test_the_guideline_link_reaches_the_finding_and_the_reports(
     [finding] = kubernetes_findings(
         [_k8s_report(check, version)], {"00000-Pod-x.yaml": "u"}, {}, None
     )
-    assert rule_doc_url(finding.rule, finding.title, finding.engine, finding.remediation) == url
+    assert finding.help_uri == url
+    assert rule_doc_url(finding.rule, finding.title, finding.engine, finding.help_uri) == url
+    if url is not None:
+        assert finding.remediation.startswith(f"See {url}; ")  # readable in the text report too
     report = CheckReport(findings=[finding], resources=1)
     sarif = json.loads(render(report, "sarif"))
     [rule] = sarif["runs"][0]["tool"]["driver"]["rules"]

@@ -488,7 +488,8 @@ def test_checkov_guideline_and_waiver_rules_link_to_their_docs() -> None:
     guideline = "https://docs.prismacloud.io/en/policy-reference/x"
     findings = [
         Finding("CKV_K8S_1", WARN, POOL, "m", engine="checkov", title="T",
-                remediation=f"See {guideline}; or waive CKV_K8S_1 for this resource."),
+                remediation=f"See {guideline}; or waive CKV_K8S_1 for this resource.",
+                help_uri=guideline),
         Finding("waiver.unused", WARN, ROLE, "m", title="Waiver matches nothing"),
     ]  # fmt: skip
     rules = report_sarif(CheckReport(findings=findings, resources=1))["runs"][0]["tool"]["driver"]

@@ -21,10 +21,10 @@ seconds) that every report lists.
 
 Severities (checkov's own severity is empty offline): secrets are `deny` (a leaked credential
 must block the merge); Kubernetes hygiene and GitHub Actions checks are `warn`. Each finding's
-remediation starts with `See <url>;`, the page `burst_platform.docs.rule_doc_url` links: checkov's
-guideline when it names one (only from its platform, so never offline), else the check's
-definition in checkov's repository at the version that ran (`check_class`), else the
-framework's policy index there.
+`help_uri` (SARIF `helpUri`, the Markdown links) and the `See <url>;` its remediation starts
+with are checkov's guideline when it names one (only from its platform, so never offline), else
+the check's definition in checkov's repository at the version that ran (`check_class`), else
+the framework's policy index there.
 """
 
 from __future__ import annotations
@@ -420,6 +420,7 @@ def kubernetes_findings(
                 engine=CHECKOV,
                 title=title,
                 remediation=_remediation(failed),
+                help_uri=guideline_url(failed),
                 location=locations.get(urn, fallback),
             )
         )
@@ -453,6 +454,7 @@ def repository_findings(reports: Iterable[Mapping[str, Any]]) -> list[Finding]:
                 engine=CHECKOV,
                 title=title,
                 remediation=_remediation(failed),
+                help_uri=guideline_url(failed),
                 location=Location(path, line),
             )
         )

@@ -203,6 +203,7 @@ def all_rules(report: CheckReport) -> list[RuleInfo]:
                 remediation=finding.remediation,
                 severity=finding.severity if finding.severity != WAIVED else WARN,
                 engine=finding.engine,
+                help_uri=finding.help_uri,
             )
     return sorted(rules.values(), key=lambda r: r.id)
 
@@ -223,7 +224,7 @@ def rule_name(rule: RuleInfo) -> str:
 
 def rule_help_uri(rule: RuleInfo) -> str | None:
     """The rule's documentation: its section of `policies/README.md` (see `burst_platform.docs`)."""
-    return rule_doc_url(rule.id, rule.title, rule.engine, rule.remediation)
+    return rule_doc_url(rule.id, rule.title, rule.engine, rule.help_uri)
 
 
 def _sarif_rule(rule: RuleInfo, name: str) -> dict[str, Any]:

@@ -88,6 +88,9 @@ class Finding:
     remediation: str = ""
     location: Location | None = None
     waiver: Waiver | None = None
+    help_uri: str | None = None
+    """The page that documents the rule, when the engine names one (checkov's guideline or
+    the check's definition); policy-pack rules link their section of policies/README.md."""
 
     def make_safe(self) -> None:
         """Escape control characters in, and bound the length of, every text field."""
@@ -118,6 +121,8 @@ class RuleInfo:
     severity: str = DENY
     package: str = ""
     engine: str = OPA
+    help_uri: str | None = None
+    """The rule's documentation page as its engine names it (checkov); see `docs.rule_doc_url`."""
     config_key: str = ""
     """The stack config key the rule is about (`custom.config_key`, e.g. `teams`): where a
     finding points when its resource has no program line."""
