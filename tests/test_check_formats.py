@@ -599,7 +599,7 @@ def test_markdown_stays_under_the_comment_limit() -> None:
     assert len(text) <= GITHUB_COMMENT_LIMIT
     assert len(text.encode("utf-16-le")) // 2 <= GITHUB_COMMENT_LIMIT
     assert len(text) > GITHUB_COMMENT_LIMIT * 0.9  # cut near the limit, not far below
-    shown = sum(1 for line in text.splitlines() if line.startswith("- `urn:"))
+    shown = sum(1 for line in text.splitlines() if line.startswith("- `bucket-"))
     more = sum(int(n) for n in re.findall(r"^- \.\.\. and (\d+) more$", text, re.MULTILINE))
     (left,) = re.findall(r"^\*\*… and (\d+) more findings\*\*", text, re.MULTILINE)
     assert shown + more + int(left) == 20_000
@@ -612,9 +612,57 @@ def test_markdown_stays_under_the_comment_limit() -> None:
 def test_markdown_that_fits_is_not_cut() -> None:
     text = render(huge_report(40, 4), "markdown")
     assert "more findings" not in text
-    assert sum(1 for line in text.splitlines() if line.startswith("- `urn:")) == 40
+    assert sum(1 for line in text.splitlines() if line.startswith("- `bucket-")) == 40
 
 
 def test_markdown_marker_is_a_safe_comment() -> None:
     report = CheckReport(findings=[], resources=0, stack="prod --><script>")
     assert render(report, "markdown").rstrip().endswith("<!-- burst-check:prod_____script_ -->")
+
+
+def test_markdown_names_resources_and_links_their_lines() -> None:
+    urn = (
+        "urn:pulumi:prod::burst-platform::burst:karpenter:GpuCapacity"
+        "$kubernetes:karpenter.sh/v1:NodePool::gpu-ml-spot"
+    )
+    finding = Finding(
+        "taints.x", DENY, urn, "m", title="T", location=Location("components/gpu capacity.py", 512)
+    )
+    plain = render(CheckReport([finding], resources=1, commit="abc123"), "markdown")
+    assert (
+        "- `gpu-ml-spot` (kubernetes:karpenter.sh/v1:NodePool) at "
+        "`components/gpu capacity.py:512`: m" in plain
+    )
+    linked = render(
+        CheckReport(
+            [finding], resources=1, commit="abc123", repository_url="https://github.com/acme/burst"
+        ),
+        "markdown",
+    )
+    assert (
+        "- `gpu-ml-spot` (kubernetes:karpenter.sh/v1:NodePool) at [components/gpu capacity.py:512]"
+        "(https://github.com/acme/burst/blob/abc123/components/gpu%20capacity.py#L512): m"
+    ) in linked
+    elsewhere = Finding(
+        "r.x",
+        DENY,
+        "k8s://manifests/pod.yaml#Pod/ml/x",
+        "m",
+        title="T",
+        location=Location("/abs/pod.yaml", 3),
+    )
+    assert "- `k8s://manifests/pod.yaml#Pod/ml/x`: m" in render(
+        CheckReport([elsewhere], resources=1), "markdown"
+    )
+
+
+def test_the_repository_address_comes_from_github_actions(monkeypatch: pytest.MonkeyPatch) -> None:
+    from burst_platform.check.pipeline import current_repository_url
+
+    monkeypatch.setenv("GITHUB_SERVER_URL", "https://github.com/")
+    monkeypatch.setenv("GITHUB_REPOSITORY", "acme/burst-infra")
+    assert current_repository_url() == "https://github.com/acme/burst-infra"
+    monkeypatch.setenv("GITHUB_REPOSITORY", "acme/../../evil)")
+    assert current_repository_url() is None
+    monkeypatch.delenv("GITHUB_SERVER_URL")
+    assert current_repository_url() is None

@@ -442,6 +442,26 @@ def _code(text: str) -> str:
     return f"{fence} {flat} {fence}" if longest else f"`{flat}`"
 
 
+def _markdown_resource(report: CheckReport, finding: Finding) -> str:
+    """A finding's resource as a reviewer reads it: a Pulumi resource by its name and type (the
+    URN is in the other reports and the waivers), and where it is declared, linked to the line
+    at the checked commit when the repository's address is known."""
+    urn = finding.resource
+    if urn.startswith("urn:pulumi:") and urn.count("::") >= 3:
+        qualified_type, name = urn.split("::")[2:4]
+        shown = f"{_code(name)} ({_md(qualified_type.rsplit('$', 1)[-1])})"
+    else:
+        shown = _code(urn)
+    location = finding.location
+    if location is None or location.path.startswith("/"):
+        return shown
+    where = f"{location.path}:{location.line}"
+    if report.repository_url and report.commit:
+        target = f"{report.repository_url}/blob/{quote(report.commit)}/{quote(location.path)}"
+        return f"{shown} at [{_md(where)}]({target}#L{location.line})"
+    return f"{shown} at {_code(where)}"
+
+
 def _size(text: str) -> int:
     """Length as GitHub counts it at worst (UTF-16 code units)."""
     return len(text.encode("utf-16-le")) // 2
@@ -534,7 +554,9 @@ def _markdown_findings(report: CheckReport) -> list[tuple[str, int]]:
             name = f"[{_code(rule_id)}]({url})" if url else _code(rule_id)
             lines += [(f"**{name}** {_md(first.title)} ({len(findings)})", 0), ("", 0)]
             for finding in findings[:MARKDOWN_ROWS_PER_RULE]:
-                lines.append((f"- {_code(finding.resource)}: {_md(finding.message)}", 1))
+                lines.append(
+                    (f"- {_markdown_resource(report, finding)}: {_md(finding.message)}", 1)
+                )
             if len(findings) > MARKDOWN_ROWS_PER_RULE:
                 more = len(findings) - MARKDOWN_ROWS_PER_RULE
                 lines.append((f"- ... and {more} more", more))

@@ -187,6 +187,9 @@ class CheckReport:
     """What was checked, in words (a preview file, an offline plan, manifests)."""
     commit: str | None = None
     """The commit the check ran on (`GITHUB_SHA` or `git rev-parse HEAD`), when known."""
+    repository_url: str | None = None
+    """The checked repository's web address (GitHub Actions: `GITHUB_SERVER_URL` and
+    `GITHUB_REPOSITORY`), so the Markdown report links findings to their lines."""
     today: str = ""
     """The day (YYYY-MM-DD) the waivers were judged on; empty when unknown."""
     timings: dict[str, float] = field(default_factory=dict)

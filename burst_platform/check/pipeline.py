@@ -147,6 +147,15 @@ def describe_source(options: CheckOptions) -> str:
     return " and ".join(parts)
 
 
+def current_repository_url() -> str | None:
+    """The repository's web address in GitHub Actions, else None."""
+    server = os.environ.get("GITHUB_SERVER_URL", "").strip().rstrip("/")
+    repository = os.environ.get("GITHUB_REPOSITORY", "").strip().strip("/")
+    if not server.startswith("https://") or not re.fullmatch(r"[\w.-]+/[\w.-]+", repository):
+        return None
+    return f"{server}/{repository}"
+
+
 def current_commit(root: Path) -> str | None:
     """The commit checked: `GITHUB_SHA` in GitHub Actions, else `git rev-parse HEAD` in `root`,
     else None (not a repository, or no git)."""
@@ -295,6 +304,7 @@ def run_check(options: CheckOptions, progress: Progress = SILENT) -> CheckReport
         stack=plan.stack.get("name") or None,
         source=describe_source(options),
         commit=current_commit(options.root),
+        repository_url=current_repository_url(),
         today=(options.today or dt.date.today()).isoformat(),
         timings=timings,
         scans=checkov.scans if checkov is not None else [],
