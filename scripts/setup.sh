@@ -88,15 +88,17 @@ module_dir() {
   GOFLAGS=-mod=mod go mod download -json "$1" \
     | "$ROOT/.venv/bin/python" -c 'import json,sys; d=json.load(sys.stdin); e=d.get("Error"); sys.exit("setup: "+e) if e else print(d["Dir"])'
 }
-crd_key="karpenter-${KARPENTER_VERSION}+kueue-${KUEUE_VERSION}"
+crd_key="karpenter-${KARPENTER_VERSION}+kueue-${KUEUE_VERSION}+pricing"
 if ! stamp_ok .tools/crds/.stamp "$crd_key"; then
   echo "setup: fetching Karpenter v${KARPENTER_VERSION} and Kueue v${KUEUE_VERSION} CRDs" >&2
-  rm -f .tools/crds/*.yaml
+  rm -f .tools/crds/*.yaml .tools/crds/*.go
   karpenter=$(module_dir "github.com/aws/karpenter-provider-aws@v${KARPENTER_VERSION}")
   kueue=$(module_dir "sigs.k8s.io/kueue@v${KUEUE_VERSION}")
   cp "$karpenter"/pkg/apis/crds/karpenter.sh_nodepools.yaml \
      "$karpenter"/pkg/apis/crds/karpenter.k8s.aws_ec2nodeclasses.yaml .tools/crds/
   cp "$kueue"/config/components/crd/bases/kueue.x-k8s.io_*.yaml .tools/crds/
-  chmod u+w .tools/crds/*.yaml
+  # Karpenter's generated On-Demand price table: the tests check burst cost's prices against it.
+  cp "$karpenter"/pkg/providers/pricing/zz_generated.pricing_aws.go .tools/crds/karpenter-pricing.go
+  chmod u+w .tools/crds/*.yaml .tools/crds/*.go
   echo "$crd_key" > .tools/crds/.stamp
 fi
