@@ -8,7 +8,8 @@ Two modes, both through opa-python-client:
 
 The check fails closed: an unreachable server, an undefined `data.burst.main.report`, a result of
 the wrong shape, a resource count that does not match the input, or a rule package that exists in
-the pack but did not report, all raise BurstError (exit 2), never a pass.
+the pack but did not report, all raise BurstError (exit 2), never a pass. Which packages are rule
+sets, and the rules' METADATA, the same server tells (`GET /v1/policies`, `check.inventory`).
 """
 
 from __future__ import annotations
