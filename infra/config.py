@@ -107,11 +107,15 @@ class IfEmpty:
     message: str
 
 
+Problem = tuple[tuple[str | int, ...], str]
+"""Where a problem is (keys and list indexes from the value validated) and what it is."""
+
+
 def _problem(message: str) -> PydanticCustomError:
     return PydanticCustomError("burst", message)
 
 
-def _fail(problems: Iterable[tuple[tuple[str | int, ...], str]]) -> None:
+def _fail(problems: Iterable[Problem]) -> None:
     """Raise the problems, each at its location relative to the value being validated."""
     details = [InitErrorDetails(type=_problem(m), loc=loc, input=None) for loc, m in problems]
     if details:
@@ -206,14 +210,18 @@ def _without_nulls(data: Any) -> Any:
 
 
 class _Section(BaseModel):
-    """A mapping of the stack config: camelCase keys, nothing else, a null value = absent."""
+    """A mapping of the stack config: camelCase keys, nothing else; a key set to null is absent
+    (an unknown key is refused whatever its value)."""
 
     model_config = ConfigDict(alias_generator=to_camel, extra="forbid", frozen=True)
 
     @model_validator(mode="before")
     @classmethod
     def _null_is_absent(cls, data: Any) -> Any:
-        return _without_nulls(data)
+        if not isinstance(data, Mapping):
+            return data
+        keys = {field.alias for field in cls.model_fields.values()}
+        return {k: v for k, v in data.items() if v is not None or k not in keys}
 
 
 class Team(_Section):
@@ -471,10 +479,6 @@ class StackSettings(_Section):
         return settings
 
 
-Problem = tuple[tuple[str | int, ...], str]
-"""Where a problem is (keys and list indexes from the root of the config) and what it is."""
-
-
 def _with_problems(error: ValidationError, problems: Iterable[Problem]) -> ValidationError:
     """`error` with `problems` after its own errors (same types, messages and context)."""
     details = [
@@ -579,12 +583,13 @@ def _cross_section_problems(valid: _Valid) -> list[Problem]:
             if region not in allowed:
                 where = f"outside allowedRegions ({', '.join(allowed)})"
                 problems.append((("regions", i), f"{region} is {where}"))
-    names = [name for _, name in valid.team_names]
+    names: set[str] = set()
     for i, name in valid.team_names:
-        if names.count(name) > 1 and (i, name) != next(t for t in valid.team_names if t[1] == name):
+        if name in names:
             problems.append((("teams", i, "name"), f"duplicate team {name!r}"))
+        names.add(name)
     if valid.data_classes is not None:
-        problems += _data_class_problems(valid, valid.data_classes, set(names))
+        problems += _data_class_problems(valid, valid.data_classes, names)
     if valid.cluster is not None and valid.account_id is not None:
         for i, arn in enumerate(valid.cluster.admin_role_arns):
             if (account := arn.split(":")[4]) != valid.account_id:
@@ -701,11 +706,11 @@ def _path(loc: tuple[str | int, ...]) -> str:
 
 def _message(error: Mapping[str, Any], loc: tuple[str | int, ...]) -> str:
     kind, value = error["type"], error.get("input")
-    if kind == "missing" or (value is None and kind != "burst"):
-        return "required"
     if kind == "extra_forbidden":
         model, _ = _field_at(loc)
         return f"unknown key{key_hint(loc[-1], _keys(model) if model else [])}"
+    if kind == "missing" or (value is None and kind != "burst"):
+        return "required"
     if kind == "string_type":
         return f"must be a string, got {type(value).__name__}"
     if kind == "string_pattern_mismatch":

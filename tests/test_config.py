@@ -225,6 +225,21 @@ def test_yaml_and_json_agree() -> None:
             "number",
         ),
         ({"budgets": {"circuitBraker": True}}, "budgets.circuitBraker", "did you mean"),
+        ({"budgets": {"circuitBraker": None}}, "budgets.circuitBraker", "did you mean"),
+        (
+            {"network": {"onPrem": {"eu-west-1": {"customerGatewayIp": 1, "cidrs": []}}}},
+            "network.onPrem.eu-west-1.customerGatewayIp",
+            "must be a string, got int",
+        ),
+        (
+            {
+                "dataClasses": {
+                    "internal": {"regions": ["*"], "datasets": [{"name": "x", "team": ""}]}
+                }
+            },
+            "dataClasses.internal.datasets[0].team",
+            "unknown team ''",
+        ),
     ],
 )
 def test_values_a_reviewer_would_refuse(changes: dict[str, Any], key: str, fragment: str) -> None:
