@@ -12,15 +12,19 @@ import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from pydantic import BaseModel
 
 from burst_platform.errors import BurstError
 from burst_platform.infra.config import (
+    KNOWN_KEYS,
     PROJECT,
+    StackSettings,
     parse_stack_config,
     read_pulumi_config,
     read_stack_file,
     to_pulumi_config,
 )
+from scripts.config_table import with_table
 from tests.conftest import ROOT
 
 PROD = read_stack_file(ROOT / "Pulumi.prod.yaml")
@@ -221,6 +225,21 @@ def test_yaml_and_json_agree() -> None:
             "number",
         ),
         ({"budgets": {"circuitBraker": True}}, "budgets.circuitBraker", "did you mean"),
+        ({"budgets": {"circuitBraker": None}}, "budgets.circuitBraker", "did you mean"),
+        (
+            {"network": {"onPrem": {"eu-west-1": {"customerGatewayIp": 1, "cidrs": []}}}},
+            "network.onPrem.eu-west-1.customerGatewayIp",
+            "must be a string, got int",
+        ),
+        (
+            {
+                "dataClasses": {
+                    "internal": {"regions": ["*"], "datasets": [{"name": "x", "team": ""}]}
+                }
+            },
+            "dataClasses.internal.datasets[0].team",
+            "unknown team ''",
+        ),
     ],
 )
 def test_values_a_reviewer_would_refuse(changes: dict[str, Any], key: str, fragment: str) -> None:
@@ -236,3 +255,89 @@ def test_a_budget_needs_someone_to_alert(emails: list[str] | None) -> None:
         del teams[0]["budgetEmails"]
     lines = problems(mutated(teams=teams))
     assert any(line.startswith(f"{PROJECT}:teams[0].budgetEmails: ") for line in lines), lines
+
+
+@pytest.mark.parametrize(
+    ("changes", "expected"),
+    [
+        # pydantic counts only the valid items of a list: no "must list at least one" on top
+        (
+            {"alerts": {"emails": ["oncall"]}},
+            ["alerts.emails[0]: 'oncall' is not an email address"],
+        ),
+        # an invalid quota is not read as 0, so no "onDemandGpus: 2 exceeds gpuQuota 0" follows
+        (
+            {"teams": [{**PROD["teams"][0], "gpuQuota": True}, *PROD["teams"][1:]]},
+            ["teams[0].gpuQuota: must be a whole number, got True"],
+        ),
+        # an invalid region is not compared with allowedRegions, data classes or network keys
+        ({"regions": ["eu-west-1", "EU"]}, ["regions[1]: 'EU' is not an AWS region"]),
+        (
+            {"budgets": {"anomalyThresholdUsd": 0}},
+            ["budgets.anomalyThresholdUsd: must be above 0, got 0"],
+        ),
+        ({"cpu": {"instanceFamilies": ["g5"]}}, ["cpu.instanceFamilies[0]: 'g5' is a GPU family"]),
+        (
+            {"network": {"cidrs": {"eu-west-1": "52.0.0.0/24", "us-east-1": "10.65.0.0/16"}}},
+            [
+                "network.cidrs.eu-west-1: must be a /20 or larger",
+                "network.cidrs.eu-west-1: 52.0.0.0/24 is not private address space"
+                " (RFC 1918, or RFC 6598 100.64.0.0/10)",
+            ],
+        ),
+    ],
+)
+def test_one_line_per_problem_and_none_for_its_consequences(
+    changes: dict[str, Any], expected: list[str]
+) -> None:
+    assert problems(mutated(**changes)) == [f"{PROJECT}:{line}" for line in expected]
+
+
+def test_a_null_value_is_an_absent_key() -> None:
+    network = {**PROD["network"], "onPrem": {**PROD["network"]["onPrem"], "us-east-1": None}}
+    config = parse_stack_config(mutated(cluster={"name": None}, gpu=None, network=network))
+    assert config.cluster_name == "burst-prod"
+    assert config.gpu_families == ("g5", "g6", "g6e", "p4d", "p5")
+    assert list(config.on_prem) == ["eu-west-1"]
+
+
+def test_rules_between_sections_still_run_when_a_section_is_invalid() -> None:
+    """The cross-section rules read the sections that are valid, so one run reports both."""
+    lines = problems(mutated(accountId=42, regions=["eu-west-1", "ap-south-1"]))
+    assert lines[0] == f"{PROJECT}:accountId: must be a string, got int"
+    assert lines[1].startswith(f"{PROJECT}:regions[1]: ap-south-1 is outside allowedRegions")
+
+
+def _models(model: type[BaseModel]) -> list[type[BaseModel]]:
+    found = [model]
+    for field in model.model_fields.values():
+        for inner in (field.annotation, *getattr(field.annotation, "__args__", ())):
+            if isinstance(inner, type) and issubclass(inner, BaseModel) and inner not in found:
+                found += [m for m in _models(inner) if m not in found]
+    return found
+
+
+def test_every_config_key_has_a_description() -> None:
+    models = _models(StackSettings)
+    assert len(models) == 12  # the root, its ten sections and teams, datasets, links
+    missing = [
+        f"{model.__name__}.{name}"
+        for model in models
+        for name, field in model.model_fields.items()
+        if not field.description
+    ]
+    assert missing == []
+
+
+def test_the_readme_table_is_generated_from_the_model() -> None:
+    readme = (ROOT / "README.md").read_text()
+    assert with_table(readme) == readme, "run `make config-docs`"
+
+
+def test_the_model_exports_a_json_schema_of_the_keys() -> None:
+    schema = StackSettings.model_json_schema(by_alias=True)
+    assert set(schema["properties"]) == KNOWN_KEYS
+    assert schema["additionalProperties"] is False
+    assert set(schema["required"]) == {
+        "environment", "accountId", "regions", "teams", "dataClasses", "alerts"
+    }  # fmt: skip

@@ -49,7 +49,7 @@ def test_zero_restart_and_fractional_minutes_are_fine() -> None:
     [
         ({"checkpointMinutes": 0}, "teams[0].checkpointMinutes: must be above 0, got 0"),
         ({"checkpointMinutes": -3}, "teams[0].checkpointMinutes: must be above 0, got -3"),
-        ({"restartMinutes": -1}, "teams[0].restartMinutes: must be at least 0, got -1"),
+        ({"restartMinutes": -1}, "teams[0].restartMinutes: must be between 0 and 10080, got -1"),
         ({"restartMinutes": "10m"}, "teams[0].restartMinutes: must be a number, got '10m'"),
         ({"restartMinutes": float("nan")}, "teams[0].restartMinutes: must be a number, got nan"),
         ({"checkpointMinutes": 20000}, "teams[0].checkpointMinutes: must be at most 10080"),
