@@ -5,7 +5,9 @@ kubeconfig of the cluster, the nodes' instance profile and the volume key.
 `e2e:breakObjects` (a list of `{kind, path, value}`, optionally `name`) sets a dotted path of
 every object of that kind (and name) after the components built it, through a resource
 transform: the tests use it to send objects the components would never emit and see the API
-server refuse them at preview.
+server refuse them at preview. The value `"e2e:unknown"` stands for a value the preview does
+not know (it is computed from the provider's ID, unknown until the provider exists, so on a stack
+that was never deployed): the CrossGuard tests use it to see an unknown reported.
 """
 
 import copy
@@ -24,6 +26,14 @@ except BurstError as error:
     raise pulumi.RunError("invalid stack configuration:\n" + "\n".join(error.problems)) from None
 
 aws_layer = pulumi.Config("e2e")
+UNKNOWN_VALUE = "e2e:unknown"
+providers: list[k8s.Provider] = []
+
+
+def _value(new: Any) -> Any:
+    if new == UNKNOWN_VALUE:  # unknown at preview while the provider is still to be created
+        return providers[0].id.apply(lambda _: [])
+    return new
 
 
 def _set_path(value: Any, path: list[str], new: Any) -> Any:
@@ -44,8 +54,9 @@ def _break(edits: list[dict[str, Any]]) -> Any:
             if props.get("kind") != edit["kind"] or edit.get("name", name) != name:
                 continue
             top, *rest = edit["path"].split(".")
+            new = _value(edit["value"])
             props[top] = pulumi.Output.from_input(props.get(top, {})).apply(
-                lambda v, rest=rest, new=edit["value"]: _set_path(v, rest, new)
+                lambda v, rest=rest, new=new: _set_path(v, rest, new)
             )
         return pulumi.ResourceTransformResult(props=props, opts=args.opts)
 
@@ -61,6 +72,7 @@ provider = k8s.Provider(
     kubeconfig=aws_layer.require_secret("kubeconfig"),
     enable_server_side_apply=True,
 )
+providers.append(provider)
 build_kubernetes_layer(
     config,
     region,
