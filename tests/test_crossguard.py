@@ -376,3 +376,27 @@ def test_secrets_reach_the_pack_as_the_preview_shows_them(sdk: Any) -> None:
 
     props = deserialize_properties({"kubeconfig": {**SECRET_SIG, "value": "token"}, "n": 1})
     assert props == {"kubeconfig": normalise.SECRET_PLACEHOLDER, "n": 1}
+
+
+def test_an_evaluation_process_that_dies_is_a_failed_check(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    monkeypatch.setattr(sys, "executable", "/bin/false")
+    resources, inputs = fake_stack(document("first-deploy"))
+    outcome = Evaluator(inputs=inputs).evaluate(resources, {})
+    assert outcome.report is None
+    assert "the evaluation process failed (exit 1)" in outcome.error
+
+
+@pytest.mark.opa
+def test_a_broken_opa_in_the_evaluation_process_is_a_failed_check(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    broken = tmp_path / "opa"
+    broken.write_text("#!/bin/sh\nexit 3\n")
+    broken.chmod(0o755)
+    monkeypatch.setenv("BURST_OPA", str(broken))
+    resources, inputs = fake_stack(document("first-deploy"))
+    outcome = Evaluator(inputs=inputs).evaluate(resources, {})
+    assert outcome.report is None
+    assert "OPA failed to start (exit status 3)" in outcome.error

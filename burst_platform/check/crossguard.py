@@ -26,9 +26,9 @@ How the stack's resources become the policy input (one adapter, `preview_documen
 Findings are reported by severity, one stack policy each: `burst-deny` (mandatory: the
 deployment stops), `burst-unknown`, `burst-warn` and `burst-waived` (advisory). Each violation
 names the rule id, the resource URN, the message and the fix. One evaluation serves the four
-(cached per input and configuration). When the check cannot be made (OPA missing or failing,
-bad waivers, anything else) `burst-deny` reports a mandatory violation saying why: it never
-passes silently.
+(cached per input and configuration); it runs in a process of its own (`check_in_child`). When
+the check cannot be made (OPA missing or failing, bad waivers, anything else) `burst-deny`
+reports a mandatory violation saying why: it never passes silently.
 
 Configuration (`pulumi preview --policy-pack-config FILE`, per policy, the same keys for each):
 `waivers` and `guardrails` (paths, relative to where `pulumi` runs; default the pack's
@@ -39,6 +39,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import subprocess
+import sys
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -268,11 +270,80 @@ def check_plan(plan: normalise.PlanInput, config: PackConfig) -> CheckReport:
     return run_check(options, plan=plan, source=SOURCE)
 
 
+CHILD_MARGIN_S = 120.0
+"""How much longer than the OPA deadline the evaluation process may take (OPA's start, the
+imports)."""
+
+
+def check_in_child(plan: normalise.PlanInput, config: PackConfig) -> CheckReport:
+    """`check_plan` in a process of its own (`python -m burst_platform.check.crossguard`).
+
+    The pack's process serves gRPC from several threads, and a child started there with a
+    `preexec_fn` (how the check starts OPA, so that it dies with its parent) runs Python between
+    fork and exec in a copy of a multithreaded process: it can crash (seen: SIGSEGV) before OPA
+    ever runs. The evaluation process is single-threaded when it starts OPA; it is started without
+    a `preexec_fn`, in the pack's process group (the CLI's SIGINT to the group reaches it).
+    """
+    payload = {
+        "document": plan.document,
+        "waivers": str(config.waivers) if config.waivers else None,
+        "guardrails": str(config.guardrails) if config.guardrails else None,
+        "opaTimeout": config.opa_timeout,
+    }
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "burst_platform.check.crossguard"],
+            input=json.dumps(payload),
+            capture_output=True,
+            text=True,
+            timeout=config.opa_timeout + CHILD_MARGIN_S,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        raise BurstError("the evaluation process did not answer in time") from None
+    except OSError as error:
+        raise BurstError(f"cannot start the evaluation process: {error}") from None
+    try:
+        answer = json.loads(result.stdout)
+    except ValueError:
+        answer = None
+    if result.returncode != 0 or not isinstance(answer, dict):
+        tail = " ".join(result.stderr.split()[-40:])
+        raise BurstError(f"the evaluation process failed (exit {result.returncode}): {tail}")
+    if answer.get("error"):
+        raise BurstError(str(answer["error"]))
+    findings = [Finding(**{k: f[k] for k in _FINDING_FIELDS}) for f in answer["findings"]]
+    return CheckReport(findings, int(answer["resources"]), [], [])
+
+
+_FINDING_FIELDS = ("rule", "severity", "resource", "message", "title", "remediation")
+
+
+def _child_main() -> int:
+    """The evaluation process: the plan on stdin, `{findings, resources}` or `{error}` out."""
+    try:
+        payload = json.loads(sys.stdin.read())
+        config = PackConfig.read({k: v for k, v in payload.items() if k != "document" and v})
+        report = check_plan(normalise.PlanInput(payload["document"]), config)
+        if report.undecided:
+            raise BurstError(report.undecided_problem())
+        answer: dict[str, Any] = {
+            "findings": [{k: getattr(f, k) for k in _FINDING_FIELDS} for f in report.findings],
+            "resources": report.resources,
+        }
+    except BurstError as error:
+        answer = {"error": "; ".join(error.problems)}
+    except Exception as error:  # the parent fails closed on it
+        answer = {"error": f"internal error: {type(error).__name__}: {error}"}
+    sys.stdout.write(json.dumps(answer))
+    return 0
+
+
 @dataclass
 class Evaluator:
     """Runs the check for the stack policies: once per distinct input and configuration."""
 
-    checker: Checker = check_plan
+    checker: Checker = check_in_child
     inputs: dict[str, Any] = field(default_factory=dict)
     """Checked inputs by URN, recorded by `burst-inputs`."""
     _cache: dict[str, Outcome] = field(default_factory=dict)
@@ -420,3 +491,7 @@ def serve() -> None:
         enforcement_level=EnforcementLevel.MANDATORY,
         policies=build_policies(Evaluator()),
     )
+
+
+if __name__ == "__main__":
+    sys.exit(_child_main())

@@ -6,8 +6,9 @@ kubeconfig of the cluster, the nodes' instance profile and the volume key.
 every object of that kind (and name) after the components built it, through a resource
 transform: the tests use it to send objects the components would never emit and see the API
 server refuse them at preview. The value `"e2e:unknown"` stands for a value the preview does
-not know (it is computed from the provider's ID, unknown until the provider exists, so on a stack
-that was never deployed): the CrossGuard tests use it to see an unknown reported.
+not know (the SDK's unknown value, sent to the engine as Pulumi's unknown sentinel, as an input
+computed from a resource still to be created is): the CrossGuard tests use it to see an unknown
+reported.
 """
 
 import copy
@@ -27,13 +28,10 @@ except BurstError as error:
 
 aws_layer = pulumi.Config("e2e")
 UNKNOWN_VALUE = "e2e:unknown"
-providers: list[k8s.Provider] = []
 
 
 def _value(new: Any) -> Any:
-    if new == UNKNOWN_VALUE:  # unknown at preview while the provider is still to be created
-        return providers[0].id.apply(lambda _: [])
-    return new
+    return pulumi.output.UNKNOWN if new == UNKNOWN_VALUE else new
 
 
 def _set_path(value: Any, path: list[str], new: Any) -> Any:
@@ -72,7 +70,6 @@ provider = k8s.Provider(
     kubeconfig=aws_layer.require_secret("kubeconfig"),
     enable_server_side_apply=True,
 )
-providers.append(provider)
 build_kubernetes_layer(
     config,
     region,
