@@ -5,7 +5,8 @@ the session's API server), previewed by the real CLI with `--policy-pack`. It pr
 of the Rego pack fails the preview (mandatory) and a clean program passes, that an unknown value
 is reported as an advisory finding (never silently passed), that a waiver turns a deny into a
 pass as it does in `burst check`, that a broken OPA fails closed, and that the pack reports the
-same (severity, rule, resource) findings as `burst check` on the same preview's JSON.
+same (severity, rule, resource) findings as `burst check` on the same preview's JSON, and that
+`pulumi up` stops at its preview on a deny.
 
 The e2e stack has no AWS layer, so its clean program denies `interruption.missing_path` (every
 spot NodePool) and `quotas.team_without_budget` (the stack): `AWS_LAYER_WAIVERS` accepts those.
@@ -98,7 +99,11 @@ class PackStack(Stack):
         return path
 
     def with_pack(
-        self, *edits: dict[str, Any], waived: bool = True, env: dict[str, str] | None = None
+        self,
+        *edits: dict[str, Any],
+        waived: bool = True,
+        env: dict[str, str] | None = None,
+        command: tuple[str, ...] = ("preview",),
     ) -> PackRun:
         """`pulumi preview --policy-pack policies/crossguard` with `edits` as breakObjects."""
         if edits:
@@ -110,7 +115,7 @@ class PackStack(Stack):
         saved = self.env
         self.env = {**self.env, **(env or {})}
         try:
-            return PackRun(self.pulumi("preview", *flags, "--stack", STACK, check=False))
+            return PackRun(self.pulumi(*command, *flags, "--stack", STACK, check=False))
         finally:
             self.env = saved
             self.config.pop("e2e:breakObjects", None)
@@ -200,3 +205,13 @@ def test_a_broken_opa_fails_closed(stack: PackStack, tmp_path: Path) -> None:
     assert run.code != 0, run.output
     assert "burst check could not be made" in run.output, run.output
     assert any(v["policy"] == "burst-deny" and v["level"] == "mandatory" for v in run.violations)
+
+
+def test_up_stops_at_its_preview_on_a_deny(stack: PackStack) -> None:
+    """`pulumi up` previews first: a mandatory violation there stops it before any change (with
+    `--skip-preview` stack policies would only judge after the update)."""
+    run = stack.with_pack(NO_TAINT, command=("up", "--yes"))
+    assert run.code != 0, run.output
+    assert ("taints.spot_without_taint", SPOT_POOL) in run.of("deny"), run.output
+    exported = json.loads(stack.pulumi("stack", "export", "--stack", STACK).stdout)
+    assert not exported["deployment"].get("resources"), "up changed the stack"
