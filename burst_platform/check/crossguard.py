@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import subprocess
 import sys
 import threading
@@ -483,6 +484,9 @@ def build_policies(evaluator: Evaluator) -> list[Any]:
 
 def serve() -> None:
     """Run the policy pack (the SDK serves the CLI's Analyzer calls until it is stopped)."""
+    # gRPC's fork handlers only print "skipping fork() handlers" into the CLI's output when the
+    # evaluation process is started from a serving thread; that child never uses gRPC.
+    os.environ.setdefault("GRPC_ENABLE_FORK_SUPPORT", "false")
     from pulumi_policy import EnforcementLevel, PolicyPack
 
     install_secret_placeholders()
