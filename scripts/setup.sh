@@ -30,7 +30,7 @@ if ! stamp_ok .venv/.burst-stamp "$py_key"; then
   echo "setup: installing Python dependencies into .venv" >&2
   [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
   .venv/bin/python -m pip install --quiet --upgrade "pip>=24,<27"
-  .venv/bin/python -m pip install --quiet -e '.[dev]'
+  .venv/bin/python -m pip install --quiet -e '.[dev,crossguard]'
   echo "$py_key" > .venv/.burst-stamp
 fi
 

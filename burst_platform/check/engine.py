@@ -19,6 +19,7 @@ import importlib.util
 import json
 import os
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -209,7 +210,9 @@ class LocalServer:
             log = self._log()
             if "address already in use" not in log or attempt == 2:
                 self.stop()
-                raise BurstError(_opa_startup_problems(log, self.pack.directory))
+                raise BurstError(
+                    _opa_startup_problems(log, self.pack.directory, process.returncode)
+                )
             self.start()
         raise AssertionError("unreachable")  # pragma: no cover
 
@@ -240,10 +243,19 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
     children.stop(process)  # a throw-away server holds nothing worth a graceful shutdown
 
 
-def _opa_startup_problems(log: str, directory: Path) -> list[str]:
+def _opa_startup_problems(log: str, directory: Path, code: int | None = None) -> list[str]:
     lines = [line.strip() for line in log.splitlines() if line.strip().strip("^")]
     if not lines:
-        return [f"{directory}: OPA failed to start"]
+        how = ""
+        if code is not None and code < 0:
+            how = (
+                f" (killed by {signal.Signals(-code).name})"
+                if -code in signal.valid_signals()
+                else ""
+            )
+        elif code:
+            how = f" (exit status {code})"
+        return [f"{directory}: OPA failed to start{how}"]
     return [f"{directory}: OPA could not load the policies:", *lines[:20]]
 
 

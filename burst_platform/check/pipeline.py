@@ -194,15 +194,24 @@ def plan_stack_input(stack: str, root: Path) -> normalise.PlanInput:
     return plan
 
 
-def run_check(options: CheckOptions, progress: Progress = SILENT) -> CheckReport:
+def run_check(
+    options: CheckOptions,
+    progress: Progress = SILENT,
+    plan: normalise.PlanInput | None = None,
+    source: str | None = None,
+) -> CheckReport:
     """Run the whole check and return the report (BurstError when it cannot be made).
 
     The slow phases (planning a stack, the OPA server's start, the evaluation, checkov) are
-    reported to `progress` and timed in the report's `timings`.
+    reported to `progress` and timed in the report's `timings`. `plan` is an input normalised
+    already (the policy pack's, `crossguard`), checked instead of the options' inputs; `source`
+    then says what it is.
     """
     started = time.monotonic()
     timings: dict[str, float] = {}
-    require_inputs(options)
+    given = plan
+    if given is None:
+        require_inputs(options)
     policy_dir = options.policy_dir
     guardrails_path = options.guardrails or policy_dir / "data" / "guardrails.yaml"
     guardrails = load_guardrails(guardrails_path)
@@ -220,7 +229,12 @@ def run_check(options: CheckOptions, progress: Progress = SILENT) -> CheckReport
         from burst_platform.tools import find_checkov
 
         checkov_cli = find_checkov(options.root)  # a missing checkov fails before anything runs
-    if options.preview is None and options.stack is None and not options.manifests:
+    if (
+        given is None
+        and options.preview is None
+        and options.stack is None
+        and not (options.manifests)
+    ):
         raise BurstError("nothing to check: give --preview FILE, --stack NAME or --manifests DIR")
 
     opa = engine.Engine(
@@ -229,7 +243,9 @@ def run_check(options: CheckOptions, progress: Progress = SILENT) -> CheckReport
     checkov_future: Future[CheckovResult] | None = None
     with ThreadPoolExecutor(max_workers=1) as pool:
         with opa:  # the local server compiles the pack while the input is read
-            if options.stack is not None:
+            if given is not None:
+                plan = given
+            elif options.stack is not None:
                 with progress.phase(f"planning stack {options.stack}") as phase:
                     plan = load_plan(options)
                 timings["plan"] = phase.elapsed
@@ -302,7 +318,7 @@ def run_check(options: CheckOptions, progress: Progress = SILENT) -> CheckReport
         hidden=int(plan.stack.get("hidden") or 0),
         fail_on=options.fail_on,
         stack=plan.stack.get("name") or None,
-        source=describe_source(options),
+        source=source or describe_source(options),
         commit=current_commit(options.root),
         repository_url=current_repository_url(),
         today=(options.today or dt.date.today()).isoformat(),

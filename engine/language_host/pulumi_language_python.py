@@ -23,10 +23,12 @@ import argparse
 import asyncio
 import base64
 import contextlib
+import dataclasses
 import inspect
 import json
 import logging
 import os
+import queue
 import re
 import runpy
 import signal
@@ -34,9 +36,10 @@ import subprocess
 import sys
 import threading
 import traceback
+from collections.abc import Iterator
 from concurrent import futures
 from dataclasses import dataclass
-from typing import Any, NoReturn
+from typing import IO, Any, NoReturn
 
 import grpc  # type: ignore[import-untyped]
 from google.protobuf import empty_pb2, json_format  # type: ignore[import-untyped]
@@ -440,6 +443,80 @@ class LanguageHost(language_pb2_grpc.LanguageRuntimeServicer):
             return language_pb2.RunResponse(bail=True)
         return language_pb2.RunResponse(error=_describe_exit(code))
 
+    def RunPlugin(
+        self, request: language_pb2.RunPluginRequest, context: grpc.ServicerContext
+    ) -> Iterator[language_pb2.RunPluginResponse]:
+        """Run a Python plugin (a policy pack: `PulumiPolicy.yaml` with `runtime: python`).
+
+        What upstream's RunPlugin does for a plain directory: `<python> <program directory>
+        ARGS...` (its `__main__.py`) in `pwd`, with the request's environment, the interpreter of
+        the `virtualenv` option (relative to the plugin directory; default `venv`, never the
+        ambient Python), stdout and stderr streamed back as they come, then the exit code. The
+        CLI cancels the call when it is done with the plugin: the child is then terminated.
+        """
+        try:
+            opts = PythonOptions.from_info(request.info)
+            if not opts.virtualenv:  # upstream: plugins never run on the ambient interpreter
+                opts = dataclasses.replace(opts, virtualenv="venv")
+            python = opts.python()
+        except HostError as exc:
+            self._fail(context, exc)
+        program = request.info.program_directory or opts.root
+        if not os.path.isfile(os.path.join(program, "__main__.py")):
+            self._fail(context, HostError(f"plugin is not runnable: {program} has no __main__.py"))
+        env = dict(os.environ)
+        for entry in request.env:
+            key, sep, value = entry.partition("=")
+            if sep:
+                env[key] = value
+        env = dict(opts.environ(env))
+        argv = [python, program, *request.args]
+        LOG.debug("launching plugin: %s", argv)
+        try:
+            proc = subprocess.Popen(  # noqa: S603 - argv built by us
+                argv,
+                env=env,
+                cwd=request.pwd or None,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+            )
+        except OSError as exc:
+            self._fail(context, HostError(f"problem executing plugin program: {exc}"))
+        with self._lock:
+            self._children.add(proc)
+        context.add_callback(lambda: _terminate(proc))
+        chunks: queue.Queue[tuple[str, bytes]] = queue.Queue()
+
+        def pump(stream: IO[bytes], name: str) -> None:
+            with contextlib.suppress(OSError, ValueError):
+                while chunk := os.read(stream.fileno(), 65536):
+                    chunks.put((name, chunk))
+            chunks.put((name, b""))
+
+        streams = ((proc.stdout, "stdout"), (proc.stderr, "stderr"))
+        for stream, name in streams:
+            if stream is None:  # not reached: both are pipes
+                self._fail(context, HostError("plugin output is not a pipe"))
+            threading.Thread(target=pump, args=(stream, name), daemon=True).start()
+        try:
+            open_streams = 2
+            while open_streams:
+                name, chunk = chunks.get()
+                if not chunk:
+                    open_streams -= 1
+                elif name == "stdout":
+                    yield language_pb2.RunPluginResponse(stdout=chunk)
+                else:
+                    yield language_pb2.RunPluginResponse(stderr=chunk)
+            code = proc.wait()
+            if code != 0:  # upstream sends the code only when it is not 0 (0: end of stream)
+                yield language_pb2.RunPluginResponse(exitcode=code if code > 0 else 128 - code)
+        finally:
+            _terminate(proc)
+            with self._lock:
+                self._children.discard(proc)
+
     def About(
         self, request: language_pb2.AboutRequest, context: grpc.ServicerContext
     ) -> language_pb2.AboutResponse:
@@ -484,6 +561,19 @@ class LanguageHost(language_pb2_grpc.LanguageRuntimeServicer):
     def Cancel(self, request: empty_pb2.Empty, context: grpc.ServicerContext) -> empty_pb2.Empty:
         """Acknowledge shutdown; a running program stops on its own when the engine goes away."""
         return empty_pb2.Empty()
+
+
+def _terminate(proc: subprocess.Popen[bytes]) -> None:
+    """Stop a plugin the CLI is done with: SIGTERM, SIGKILL if it is still there after 5 s."""
+    if proc.poll() is not None:
+        return
+    with contextlib.suppress(OSError):
+        proc.terminate()
+    try:
+        proc.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(OSError):
+            proc.kill()
 
 
 def _engine_watchdog(address: str, stop: threading.Event) -> None:

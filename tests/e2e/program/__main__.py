@@ -5,7 +5,10 @@ kubeconfig of the cluster, the nodes' instance profile and the volume key.
 `e2e:breakObjects` (a list of `{kind, path, value}`, optionally `name`) sets a dotted path of
 every object of that kind (and name) after the components built it, through a resource
 transform: the tests use it to send objects the components would never emit and see the API
-server refuse them at preview.
+server refuse them at preview. The value `"e2e:unknown"` stands for a value the preview does
+not know (the SDK's unknown value, sent to the engine as Pulumi's unknown sentinel, as an input
+computed from a resource still to be created is): the CrossGuard tests use it to see an unknown
+reported.
 """
 
 import copy
@@ -24,6 +27,11 @@ except BurstError as error:
     raise pulumi.RunError("invalid stack configuration:\n" + "\n".join(error.problems)) from None
 
 aws_layer = pulumi.Config("e2e")
+UNKNOWN_VALUE = "e2e:unknown"
+
+
+def _value(new: Any) -> Any:
+    return pulumi.output.UNKNOWN if new == UNKNOWN_VALUE else new
 
 
 def _set_path(value: Any, path: list[str], new: Any) -> Any:
@@ -44,8 +52,9 @@ def _break(edits: list[dict[str, Any]]) -> Any:
             if props.get("kind") != edit["kind"] or edit.get("name", name) != name:
                 continue
             top, *rest = edit["path"].split(".")
+            new = _value(edit["value"])
             props[top] = pulumi.Output.from_input(props.get(top, {})).apply(
-                lambda v, rest=rest, new=edit["value"]: _set_path(v, rest, new)
+                lambda v, rest=rest, new=new: _set_path(v, rest, new)
             )
         return pulumi.ResourceTransformResult(props=props, opts=args.opts)
 
