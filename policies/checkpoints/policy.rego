@@ -75,7 +75,7 @@ _tau(team, region) := [entry.optimal_interval_minutes, sprintf("bucket %s in %s"
 # [state, message] of one declared interval against [τ*, where τ* is for].
 _verdict(value, optimal) := ["unknown", "its value is unknown at preview"] if {
 	lib.is_unknown(value)
-} else := ["yes", sprintf("%s is not a duration such as 45m or 8h", [lib.shown_name(value)])] if {
+} else := ["yes", "it is not a duration such as 45m or 8h"] if {
 	not _duration(value)
 } else := ["yes", sprintf("%v min is more than %d× τ* (%v min; %s)", [_minutes(value), factor, tau, where])] if {
 	[tau, where] := optimal
@@ -114,11 +114,39 @@ _minutes(value) := time.parse_duration_ns(value) / 60e9 if is_string(value)
 #     changed, update the stack config and rerun `burst cost --stack S --guardrails`.
 findings contains lib.finding(rego.metadata.rule(), w.urn, state, msg) if {
 	some [w, tpl, spot_gpu] in _spot_gpu_templates
-	some team in _teams(w, tpl)
-	some value in lib.meta_value(tpl.metas, "annotations", checkpoint_annotation)
-	value != ""
+	some [team, team_state] in _candidates(w, tpl)
+	some [value, value_state] in _intervals(tpl)
 	[verdict, why] := _verdict(value, _tau(team, lib.region(w)))
-	state := lib.tri_and(spot_gpu, verdict)
+	state := lib.tri_and(lib.tri_and(spot_gpu, team_state), lib.tri_and(value_state, verdict))
 	state != "no"
-	msg := sprintf("%s %s (team %s) checkpoints every %s: %s", [w.type, w.name, team, value, why])
+	msg := sprintf("%s %s (team %s) checkpoints every %s: %s", [w.type, w.name, team, lib.shown_name(value), why])
 }
+
+# [team, state] pairs to judge a pod template for: its teams ("yes"), else, when what names its
+# team cannot be read, every team with a τ* ("unknown": it may be any of them).
+_candidates(w, tpl) := [[t, "yes"] | some t in _teams(w, tpl)] if {
+	count(_teams(w, tpl)) > 0
+} else := [[t, "unknown"] | some t, _ in optimum] if {
+	_team_unknown(w, tpl)
+} else := []
+
+_team_unknown(_, tpl) if lib.meta_unknown(tpl.metas, "labels")
+
+_team_unknown(_, tpl) if lib.is_unknown(object.get(tpl.spec, "nodeSelector", {}))
+
+_team_unknown(_, tpl) if lib.is_unknown(object.get(tpl.spec, ["nodeSelector", team_selector], ""))
+
+_team_unknown(w, _) if lib.is_unknown(object.get(lib.inputs(w), ["metadata", "namespace"], ""))
+
+# [value, state] of the declared intervals: each value, or an unknown one when the annotations
+# cannot be read; none when the workload declares none (the taints rule's case).
+_intervals(tpl) := [[v, "yes"] | some v in _declared(tpl)] if {
+	count(_declared(tpl)) > 0
+} else := [[lib.unknown_sentinel, "unknown"]] if {
+	lib.meta_unknown(tpl.metas, "annotations")
+} else := []
+
+_declared(tpl) := [v |
+	some v in lib.meta_value(tpl.metas, "annotations", checkpoint_annotation)
+	v != ""
+]

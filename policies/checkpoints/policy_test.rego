@@ -92,7 +92,22 @@ test_not_a_duration_warns if {
 	verdicts("often", "eu-west-1") == {"warn"}
 	verdicts("15", "eu-west-1") == {"warn"}
 	[f] := t.of_rule(findings([job("train", meta("every epoch"), spot_spec)]), rule)
-	contains(f.message, "(not a valid name) is not a duration")
+	contains(f.message, "checkpoints every (not a valid name): it is not a duration")
+}
+
+test_unknown_annotations if {
+	metadata := {"labels": {"team": "ml"}, "annotations": t.unknown}
+	t.severities(findings([job("train", metadata, spot_spec)]), rule) == {"unknown"}
+}
+
+test_unknown_team if {
+	fs := findings([job("train", {"labels": t.unknown, "annotations": {"burst.io/checkpoint-interval": "15m"}}, spot_spec)])
+	t.severities(fs, rule) == {"unknown"}
+	selector := object.union(spot_spec, {"nodeSelector": {"burst.io/team": t.unknown}})
+	fs2 := findings([job("train", {"annotations": {"burst.io/checkpoint-interval": "15m"}}, selector)])
+	t.severities(fs2, rule) == {"unknown"}
+	near := findings([job("train", {"labels": t.unknown, "annotations": {"burst.io/checkpoint-interval": "150m"}}, spot_spec)])
+	t.severities(near, rule) == set() # near every team's τ*
 }
 
 test_unknown_interval if {
