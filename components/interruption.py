@@ -140,6 +140,9 @@ class InterruptionQueue(pulumi.ComponentResource):
     rule_names: pulumi.Output[list[str]]
     """Names of the five EventBridge rules."""
 
+    rule_names_by_pattern: pulumi.Output[dict[str, str]]
+    """The same names by pattern (`INTERRUPTION_EVENT_PATTERNS` keys), for the dashboard."""
+
     def __init__(
         self, name: str, args: InterruptionQueueArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
@@ -203,10 +206,14 @@ class InterruptionQueue(pulumi.ComponentResource):
         self.queue_name = queue.name
         self.queue_arn = queue.arn
         self.rule_names = pulumi.Output.all(*[rule.name for rule in rules]).apply(list)
+        self.rule_names_by_pattern = self.rule_names.apply(
+            lambda names: dict(zip(INTERRUPTION_EVENT_PATTERNS, names, strict=True))
+        )
         self.register_outputs(
             {
                 "queue_name": self.queue_name,
                 "queue_arn": self.queue_arn,
                 "rule_names": self.rule_names,
+                "rule_names_by_pattern": self.rule_names_by_pattern,
             }
         )

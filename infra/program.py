@@ -19,6 +19,7 @@ from burst_platform.components.budgets import (
     CostAllocationTagsArgs,
     TeamBudget,
     TeamBudgetArgs,
+    budget_name,
 )
 from burst_platform.components.cluster import BurstCluster, BurstClusterArgs
 from burst_platform.components.conventions import platform_tags
@@ -27,6 +28,7 @@ from burst_platform.components.gpu_capacity import GpuCapacity, GpuCapacityArgs
 from burst_platform.components.interruption import InterruptionQueue, InterruptionQueueArgs
 from burst_platform.components.karpenter import KarpenterController, KarpenterControllerArgs
 from burst_platform.components.network import OnPremLink, PrivateNetwork, PrivateNetworkArgs
+from burst_platform.components.observability import BudgetView, SpotDashboard, SpotDashboardArgs
 from burst_platform.components.registry import ImageMirror, ImageMirrorArgs
 from burst_platform.components.team_queues import TeamQueues, TeamQueuesArgs, TeamQuota
 from burst_platform.components.workload_identity import WorkloadIdentity, WorkloadIdentityArgs
@@ -129,6 +131,20 @@ def build_region(
             region=region,
             environment=env,
             alarm_topic_arn=alerts.topic_arn,
+        ),
+        opts=aws_only,
+    )
+    SpotDashboard(
+        f"dashboard-{region}",
+        SpotDashboardArgs(
+            cluster_name=config.cluster_name,
+            region=region,
+            interruption_rule_names=interruption.rule_names_by_pattern,
+            interruption_queue_name=interruption.queue_name,
+            budgets=[
+                BudgetView(team.name, budget_name(team.name, env), team.monthly_budget_usd)
+                for team in config.teams
+            ],
         ),
         opts=aws_only,
     )

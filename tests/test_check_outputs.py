@@ -71,7 +71,7 @@ def test_one_run_writes_github_sarif_junit_and_markdown(
 
     # GitHub workflow commands: every deny on the program line that declares its resource.
     errors = [line for line in out.splitlines() if line.startswith("::error ")]
-    assert len(errors) == 13
+    assert len(errors) == 14  # 10 dependencies on the deleted queue (1 the dashboard), 4 pools
     github_anchors = set()
     for line in errors:
         match = re.match(r"::error file=([^,]+),line=(\d+),title=", line)
@@ -80,7 +80,7 @@ def test_one_run_writes_github_sarif_junit_and_markdown(
         assert path.startswith(PROGRAM_DIRS), line
         assert declares_a_resource(path, number), line
         github_anchors.add((path, number))
-    assert out.splitlines()[-1].startswith("burst check FAILED: 13 deny")
+    assert out.splitlines()[-1].startswith("burst check FAILED: 14 deny")
 
     # SARIF: the same anchors, and what GitHub code scanning reads of every rule.
     log = json.loads(sarif.read_text())
@@ -130,7 +130,7 @@ def test_one_run_writes_github_sarif_junit_and_markdown(
     cases = opa.findall("testcase")
     assert all(float(c.get("time", "-1")) >= 0 for c in cases)
     failed = [c for c in cases if c.find("failure") is not None]
-    assert len(failed) == 13 == int(suites.get("failures", "0"))
+    assert len(failed) == 14 == int(suites.get("failures", "0"))
     for case in failed:
         assert (case.get("file", ""), int(case.get("line", "0"))) in github_anchors
 
@@ -142,7 +142,7 @@ def test_one_run_writes_github_sarif_junit_and_markdown(
     assert f"]({missing_path['helpUri']})" in text
     assert f"]({rules['guards.dangling_dependency']['helpUri']})" in text
     assert "*Fix:* Create the interruption queue" in text
-    assert "#### Deny (fails the check): 13" in text
+    assert "#### Deny (fails the check): 14" in text
 
 
 def test_format_and_out_are_short_for_one_output(

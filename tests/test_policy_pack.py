@@ -70,6 +70,7 @@ EXPECTED_RULES = {
     "workloads.capabilities_not_dropped",
     "workloads.privilege_escalation",
     "workloads.plaintext_credentials",
+    "checkpoints.interval_far_from_optimal",
 }
 
 
@@ -290,6 +291,7 @@ def test_guardrails_file_has_the_contract_keys() -> None:
         "spot",
         "budgets",
         "waivers",
+        "checkpoints",
     }
     assert data["budgets"] == {"require_action": True}
     assert data["waivers"] == {"max_days": 90}

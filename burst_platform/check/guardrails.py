@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import re
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from burst_platform.documents import is_finite_number, read_yaml, unknown_keys
+from burst_platform.cost.model import FREQUENCY_BUCKETS
+from burst_platform.documents import is_finite_number, key_hint, read_yaml, unknown_keys
 from burst_platform.errors import BurstError
 
 GUARDRAILS_DATA_PATH = "burst/guardrails"
@@ -19,6 +21,8 @@ def _is_int(value: object) -> bool:
 
 _is_number = is_finite_number
 
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
 DEFAULT_WAIVER_MAX_DAYS = 90
 """How far ahead a waiver may expire unless guardrails `waivers.max_days` says otherwise."""
 
@@ -30,7 +34,19 @@ _SECTIONS = {
     "spot": {"taint_key", "min_instance_types"},
     "waivers": {"max_days"},
     "budgets": {"require_action"},
+    "checkpoints": None,
 }
+
+_CHECKPOINT_KEYS = ("stack", "prices_as_of", "teams")
+_CHECKPOINT_TEAM_KEYS = (
+    "checkpoint_minutes",
+    "restart_minutes",
+    "optimal_interval_minutes",
+    "region",
+    "frequency_bucket",
+    "regions",
+)
+_CHECKPOINT_REGION_KEYS = ("optimal_interval_minutes", "frequency_bucket", "instance_types")
 
 
 def _string_list(value: object, allow_empty: bool) -> bool:
@@ -122,6 +138,8 @@ def validate_guardrails(data: object, source: str) -> list[str]:
         if not _is_int(max_days) or not 1 <= max_days <= 366:
             bad("waivers.max_days", "must be an integer from 1 to 366")
 
+    problems.extend(_checkpoint_problems(data, source))
+
     spot = section("spot")
     if spot is not None:
         if "taint_key" not in spot:
@@ -133,6 +151,91 @@ def validate_guardrails(data: object, source: str) -> list[str]:
         elif not _is_int(spot["min_instance_types"]) or spot["min_instance_types"] < 1:
             bad("spot.min_instance_types", "must be an integer >= 1")
     return problems
+
+
+def _checkpoint_problems(data: Mapping[str, Any], source: str) -> list[str]:
+    """Problems of the optional `checkpoints` section (`burst cost --stack S --guardrails`)."""
+    if "checkpoints" not in data:
+        return []
+    problems: list[str] = []
+    where = f"{source}: checkpoints"
+
+    def bad(field: str, problem: str) -> None:
+        problems.append(f"{where}.{field}: {problem}")
+
+    section = data["checkpoints"]
+    if not isinstance(section, Mapping):
+        return [f"{where}: must be a mapping with {', '.join(_CHECKPOINT_KEYS)}"]
+    problems += unknown_keys(section, _CHECKPOINT_KEYS, where)
+    problems += [f"{where}.{key}: missing" for key in _CHECKPOINT_KEYS if key not in section]
+    if "stack" in section and not (isinstance(section["stack"], str) and section["stack"]):
+        bad("stack", "must name the stack it was computed for")
+    as_of = section.get("prices_as_of")
+    if "prices_as_of" in section and not (isinstance(as_of, str) and _DATE.fullmatch(as_of)):
+        bad("prices_as_of", f"must be the price table's date, YYYY-MM-DD, got {as_of!r}")
+    teams = section.get("teams", {})
+    if not isinstance(teams, Mapping):
+        bad("teams", "must map team names to their optimal intervals")
+        return problems
+    guardrail_teams = data.get("teams")
+    known = list(guardrail_teams) if isinstance(guardrail_teams, Mapping) else []
+    for team, entry in teams.items():
+        if team not in known:
+            bad(f"teams.{team}", f"not a team of the guardrails{key_hint(team, known)}")
+        if not isinstance(entry, Mapping):
+            bad(f"teams.{team}", f"must be a mapping with {', '.join(_CHECKPOINT_TEAM_KEYS)}")
+            continue
+        problems.extend(unknown_keys(entry, _CHECKPOINT_TEAM_KEYS, f"{where}.teams.{team}"))
+        problems.extend(
+            f"{where}.teams.{team}.{key}: missing"
+            for key in _CHECKPOINT_TEAM_KEYS
+            if key not in entry
+        )
+        for key in ("checkpoint_minutes", "optimal_interval_minutes"):
+            if key in entry and not _positive(entry[key]):
+                bad(f"teams.{team}.{key}", f"must be minutes above 0, got {entry[key]!r}")
+        restart = entry.get("restart_minutes")
+        if "restart_minutes" in entry and not (
+            _is_number(restart) and isinstance(restart, int | float) and restart >= 0
+        ):
+            bad(f"teams.{team}.restart_minutes", f"must be minutes >= 0, got {restart!r}")
+        _bucket(entry, f"teams.{team}", bad)
+        regions = entry.get("regions", {})
+        if not isinstance(regions, Mapping) or not regions:
+            bad(f"teams.{team}.regions", "must map regions to their optimal intervals")
+            continue
+        if "region" in entry and entry["region"] not in regions:
+            bad(f"teams.{team}.region", f"must be one of its regions, got {entry['region']!r}")
+        for region, values in regions.items():
+            field = f"teams.{team}.regions.{region}"
+            if not isinstance(values, Mapping):
+                bad(field, f"must be a mapping with {', '.join(_CHECKPOINT_REGION_KEYS)}")
+                continue
+            problems.extend(unknown_keys(values, _CHECKPOINT_REGION_KEYS, f"{where}.{field}"))
+            problems.extend(
+                f"{where}.{field}.{key}: missing"
+                for key in _CHECKPOINT_REGION_KEYS
+                if key not in values
+            )
+            tau = values.get("optimal_interval_minutes")
+            if "optimal_interval_minutes" in values and not _positive(tau):
+                bad(f"{field}.optimal_interval_minutes", f"must be above 0, got {tau!r}")
+            _bucket(values, field, bad)
+            types = values.get("instance_types")
+            if "instance_types" in values and not _string_list(types, allow_empty=False):
+                bad(f"{field}.instance_types", "must be a non-empty list of instance types")
+    return problems
+
+
+def _positive(value: object) -> bool:
+    return _is_number(value) and isinstance(value, int | float) and value > 0
+
+
+def _bucket(entry: Mapping[str, Any], field: str, bad: Callable[[str, str], None]) -> None:
+    bucket = entry.get("frequency_bucket")
+    if "frequency_bucket" in entry and bucket not in FREQUENCY_BUCKETS:
+        known = ", ".join(FREQUENCY_BUCKETS)
+        bad(f"{field}.frequency_bucket", f"unknown bucket {bucket!r} (known: {known})")
 
 
 def load_guardrails(path: Path) -> dict[str, Any]:

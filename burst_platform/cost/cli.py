@@ -131,7 +131,21 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
         metavar="PNG",
         help="also draw cost per useful GPU-hour against the checkpoint interval (matplotlib)",
     )
+    both.add_argument(
+        "--guardrails",
+        nargs="?",
+        type=Path,
+        const=DEFAULT_GUARDRAILS,
+        metavar="FILE",
+        help="with --stack: also write each team's optimal checkpoint interval into the "
+        "guardrails' `checkpoints` section (default ROOT/policies/data/guardrails.yaml, updated "
+        "in place; the rest of the file is kept byte for byte)",
+    )
     parser.set_defaults(handler=run)
+
+
+DEFAULT_GUARDRAILS = Path("policies") / "data" / "guardrails.yaml"
+"""`--guardrails` without FILE: the pack's guardrails under --root."""
 
 
 def run(args: argparse.Namespace) -> int:
@@ -145,11 +159,15 @@ def run(args: argparse.Namespace) -> int:
             args.on_demand_checkpoints,
         )
         text = render_stack(report, args.format)
+        if args.guardrails is not None:
+            write_guardrails(report, args.root, args.guardrails)
         if args.chart is not None:
             from burst_platform.cost.chart import draw_stack
 
             draw_stack(report, args.chart)
     else:
+        if args.guardrails is not None:
+            raise BurstError("--guardrails: only with --stack (τ* per team of a stack)")
         result = job_estimate(args)
         text = render_job(result, args.format)
         if args.chart is not None:
@@ -158,6 +176,29 @@ def run(args: argparse.Namespace) -> int:
             draw_job(result, args.chart)
     sys.stdout.write(text)
     return 0
+
+
+def write_guardrails(report: StackCost, root: Path, path: Path) -> None:
+    """Splice the stack's `checkpoints` section into the guardrails file at `path` (relative to
+    `root` when it is the default), after checking the result is valid guardrails."""
+    from burst_platform.check.guardrails import validate_guardrails
+    from burst_platform.cost.checkpoints import (
+        checkpoint_section,
+        render_section,
+        splice_section,
+    )
+    from burst_platform.documents import parse_yaml, read_text, write_text
+    from burst_platform.infra.config import parse_stack_config, read_stack_file
+
+    target = root / path if path == DEFAULT_GUARDRAILS else path
+    config = parse_stack_config(read_stack_file(root / f"Pulumi.{report.stack}.yaml"))
+    section = checkpoint_section(report.stack, config, report.prices)
+    text = splice_section(read_text(target, "guardrails"), render_section(section))
+    problems = validate_guardrails(parse_yaml(text, str(target)), str(target))
+    if problems:
+        raise BurstError([f"--guardrails: {line}" for line in problems])
+    write_text(target, text, "the guardrails")
+    sys.stderr.write(f"burst cost: wrote the checkpoints section of {target}\n")
 
 
 def job_estimate(args: argparse.Namespace) -> CostEstimate:

@@ -17,7 +17,7 @@ test_report_shape if {
 	report.undecided == []
 	report.complete == true
 	report.resources == 5
-	report.packages == ["burst.guards", "burst.iam", "burst.interruption", "burst.locality", "burst.network", "burst.quotas", "burst.taints", "burst.workloads"]
+	report.packages == ["burst.checkpoints", "burst.guards", "burst.iam", "burst.interruption", "burst.locality", "burst.network", "burst.quotas", "burst.taints", "burst.workloads"]
 	{[f.rule, f.severity] | some f in report.findings} == {
 		["iam.long_lived_credentials", "deny"],
 		["network.internet_egress", "warn"],
