@@ -219,6 +219,12 @@ class RuleInfo:
     """How to fix a finding."""
     path: str
     """Rego file defining the rule, relative to the repository root (`policies/iam/policy.rego`)."""
+    admission_cel: str = ""
+    """The rule's admission form (`custom.admission.cel`): a CEL expression, true when the object
+    passes, over the variables of `burst_platform.admission`; "" when the rule is not enforced
+    at admission."""
+    admission_kinds: tuple[str, ...] = ()
+    """Kinds the admission form judges (`custom.admission.kinds`); () = every workload kind."""
 
     @property
     def suffix(self) -> str:
@@ -356,6 +362,39 @@ def _relative(file: str, policy_dir: Path) -> str:
         return path.as_posix()
 
 
+ADMISSION_KEYS = frozenset({"cel", "kinds"})
+"""Keys of a rule's `custom.admission`."""
+
+
+def _admission_fields(admission: object) -> dict[str, Any]:
+    """RuleInfo's admission fields from `custom.admission` (checked by `_admission_problems`)."""
+    if not isinstance(admission, dict):
+        return {}
+    kinds = admission.get("kinds") or ()
+    return {
+        "admission_cel": " ".join(str(admission.get("cel", "")).split()),
+        "admission_kinds": tuple(str(k) for k in kinds) if isinstance(kinds, list) else (),
+    }
+
+
+def _admission_problems(admission: object) -> list[str]:
+    """What is wrong with a rule's `custom.admission` (absent is fine)."""
+    if admission is None:
+        return []
+    if not isinstance(admission, dict):
+        return ["custom.admission must be a mapping"]
+    problems = [
+        f"custom.admission has unknown key {k!r}" for k in sorted(admission.keys() - ADMISSION_KEYS)
+    ]
+    cel = admission.get("cel")
+    if not isinstance(cel, str) or not cel.strip():
+        problems.append("custom.admission.cel must be a non-empty CEL expression")
+    kinds = admission.get("kinds", [])
+    if not isinstance(kinds, list) or not all(isinstance(k, str) for k in kinds):
+        problems.append("custom.admission.kinds must be a list of kinds")
+    return problems
+
+
 def rule_inventory(opa: Path, policy_dir: Path) -> list[RuleInfo]:
     """Every rule of the pack (rule-scope METADATA with `custom.id`), sorted by id.
 
@@ -380,8 +419,10 @@ def rule_inventory(opa: Path, policy_dir: Path) -> list[RuleInfo]:
             severity=str(custom.get("severity", "")),
             remediation=" ".join(str(custom.get("remediation", "")).split()),
             path=file,
+            **_admission_fields(custom.get("admission")),
         )
         where = f"{file}:{entry['location']['row']} ({rule.id})"
+        problems += [f"{where}: {p}" for p in _admission_problems(custom.get("admission"))]
         if rule.severity not in SEVERITIES:
             problems.append(f"{where}: custom.severity must be one of {SEVERITIES}")
         for field in ("title", "description", "remediation"):

@@ -303,6 +303,14 @@ _combine(states) := "yes" if {
 #     Checkpoint periodically and declare the interval in burst.io/checkpoint-interval, set
 #     terminationGracePeriodSeconds to 90-110 and add a preStop hook that flushes a final
 #     checkpoint.
+#   admission:
+#     cel: >-
+#       !variables.toleratesSpot ||
+#       (variables.annotations.exists(a, 'burst.io/checkpoint-interval' in a &&
+#       a['burst.io/checkpoint-interval'] != '') &&
+#       has(variables.podSpec.terminationGracePeriodSeconds) &&
+#       variables.podSpec.terminationGracePeriodSeconds >= 60 &&
+#       variables.podSpec.containers.all(c, has(c.lifecycle) && has(c.lifecycle.preStop)))
 findings contains lib.finding(rego.metadata.rule(), w.urn, state, msg) if {
 	some [w, tpl, tol] in spot_templates
 	[ready_state, missing] := _not_ready(tpl)
@@ -326,6 +334,11 @@ _listed(items) := concat(", ", items) if {
 #   remediation: >-
 #     Label the workload (or its pod template) with kueue.x-k8s.io/queue-name naming the team's
 #     LocalQueue.
+#   admission:
+#     cel: >-
+#       !variables.toleratesSpot ||
+#       variables.labels.exists(l, 'kueue.x-k8s.io/queue-name' in l &&
+#       l['kueue.x-k8s.io/queue-name'] != '')
 findings contains lib.finding(rego.metadata.rule(), w.urn, state, msg) if {
 	some [w, tpl, tol] in spot_templates
 	state := lib.tri_and(tol, _queue_missing(tpl))
@@ -370,6 +383,13 @@ _critical(tpl) := "yes" if {
 #   remediation: >-
 #     Remove the spot toleration and capacity-type selector (run on on-demand or reserved
 #     capacity), or use a non-critical priority class for interruptible work.
+#   admission:
+#     cel: >-
+#       !(variables.toleratesSpot || variables.selectsSpot) ||
+#       !((has(variables.podSpec.priorityClassName) &&
+#       variables.podSpec.priorityClassName.lowerAscii().contains('critical')) ||
+#       variables.labels.exists(l, 'kueue.x-k8s.io/priority-class' in l &&
+#       l['kueue.x-k8s.io/priority-class'].lowerAscii().contains('critical')))
 findings contains lib.finding(rego.metadata.rule(), w.urn, state, msg) if {
 	some w in lib.workloads
 	some tpl in lib.pod_templates(w)
