@@ -69,11 +69,15 @@ CAPACITY_TYPE_LABEL = "karpenter.sh/capacity-type"
 TEAM_LABEL = "team"
 """Namespace label of the team namespaces (`TeamQueues`), which the bindings select."""
 
-_NAME = re.compile(r"[^a-z0-9]+")
 _TAINT_KEY = re.compile(
     r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?"
     r"[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$"
 )
+
+
+def admission_policy_name(rule_id: str) -> str:
+    """Name of a rule's ValidatingAdmissionPolicy and binding: `burst-<set>-<name>`."""
+    return "burst-" + re.sub(r"[^a-z0-9]+", "-", rule_id.lower()).strip("-")
 
 
 @dataclass(frozen=True)
@@ -103,7 +107,7 @@ class AdmissionRule:
     @property
     def policy_name(self) -> str:
         """Name of the rule's ValidatingAdmissionPolicy and binding (`burst-<set>-<name>`)."""
-        return "burst-" + _NAME.sub("-", self.id.lower()).strip("-")
+        return admission_policy_name(self.id)
 
     @property
     def message(self) -> str:

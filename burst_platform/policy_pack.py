@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from burst_platform import POLICY_DIR
+from burst_platform.admission import admission_policy_name
 from burst_platform.docs import rule_heading
 from burst_platform.tools import find_opa
 
@@ -485,6 +486,14 @@ def render_rules_markdown(rules: Iterable[RuleInfo], packages: Sequence[PackageI
                 f"- Severity: **{rule.severity}**",
                 f"- Source: `{rule.path}`; fixtures: `{Path(rule.path).parent.as_posix()}"
                 f"/fixtures/{{allowed,denied}}/{rule.suffix}.json`",
+                *(
+                    [
+                        "- Admission: enforced in the team namespaces by the "
+                        f"ValidatingAdmissionPolicy `{admission_policy_name(rule.id)}`"
+                    ]
+                    if rule.admission_cel
+                    else []
+                ),
                 "",
                 rule.description,
                 "",
