@@ -84,6 +84,7 @@ policies/
   <set>/fixtures/denied/<rule>.json    a full input that must raise <set>.<rule>
   data/guardrails.yaml         guardrails data, mounted at data.burst.guardrails
   waivers.yaml                 accepted findings with owner and expiry (read by the engine)
+  admission.json               generated: the rules' admission forms (custom.admission)
 ```
 
 ## Running it
@@ -199,6 +200,21 @@ The engine applies it to the report; OPA never loads it.
 3. Write tests in `policy_test.rego` (violation, compliant, unknown) and the fixtures
    `fixtures/allowed/<name>.json` and `fixtures/denied/<name>.json`.
 4. Regenerate this file: `python -m burst_platform.policy_pack > policies/README.md`.
+
+## Admission
+
+A rule about workloads may also carry its admission form in its METADATA, `custom.admission:
+{cel: ..., kinds: [...]}`: a CEL expression, true when the object passes, over the variables of
+`burst_platform/admission.py` (`podSpec`, `metas`, `labels`, `annotations`, `containers`,
+`toleratesSpot`, `selectsSpot`; `namespaceObject` is the request's namespace), for the kinds
+listed (default Pod, Job, CronJob, Deployment, StatefulSet). The Pulumi program deploys one
+`ValidatingAdmissionPolicy` and binding per such rule (`components/admission.py`), bound to the
+team namespaces, `Deny` for deny rules and `Warn, Audit` for warn rules, whose message is the
+rule's id, title and remediation: a Job submitted straight to the cluster meets the same rule.
+After changing an admission form run `python -m burst_platform.admission >
+policies/admission.json` (the program reads that file, so deploying needs no OPA; a test holds
+it to the METADATA), and `tests/test_admission.py` (cel-python) and `make e2e` (the API server)
+check that the CEL and the Rego give every fixture and generated workload the same verdict.
 """
 
 

@@ -28,6 +28,9 @@ from tests.conftest import opa_eval
 ROOT = Path(__file__).resolve().parent.parent
 SPOT_TAINT_KEY = "spot"
 """The guardrails' spot.taint_key (policies/data/guardrails.yaml)."""
+TEAM = "quant"
+"""The team (a guardrails team, and of the dev stack) whose namespace every case is judged in."""
+TEAM_LABEL = "burst.io/team"
 
 Obj = dict[str, Any]
 
@@ -121,9 +124,14 @@ def cel_verdicts(
 ) -> set[str]:
     """The admission rules whose CEL rejects `obj`, by cel-python (an evaluation error rejects,
     as `failurePolicy: Fail` does on the server); `values`: its `cel_variables`, if known."""
+    namespace = obj["metadata"].get("namespace", "default")
     activation = {
         "object": json_to_cel(obj),
         "variables": cel_variables(obj) if values is None else values,
+        # the team namespaces (the only ones bound) carry the label `team: <name>`
+        "namespaceObject": json_to_cel(
+            {"metadata": {"name": namespace, "labels": {"team": namespace}}}
+        ),
     }
     denied = set()
     for rule in rules() if judged is None else judged:
@@ -146,8 +154,8 @@ def cel_verdicts(
 
 def fixture_objects() -> dict[str, Obj]:
     """The workloads of every admission rule's allowed and denied fixtures, by
-    `<fixture path>#<index>` (objects with values unknown at preview are left out: the server
-    never sees an unknown)."""
+    `<fixture path>#<index>`, moved to the team namespace (objects with values unknown at
+    preview are left out: the server never sees an unknown)."""
     found: dict[str, Obj] = {}
     for rule in rules():
         set_name, suffix = rule.id.split(".", 1)
@@ -159,7 +167,9 @@ def fixture_objects() -> dict[str, Obj]:
                 if obj.get("kind") in WORKLOAD_RESOURCES and UNKNOWN_SENTINEL not in json.dumps(
                     obj
                 ):
-                    found[f"{path.relative_to(ROOT)}#{index}"] = copy.deepcopy(obj)
+                    placed = copy.deepcopy(obj)
+                    placed["metadata"]["namespace"] = TEAM  # where the server judges it
+                    found[f"{path.relative_to(ROOT)}#{index}"] = placed
     return found
 
 
@@ -169,8 +179,8 @@ PRIORITY = "kueue.x-k8s.io/priority-class"
 
 
 def conforming_template() -> Obj:
-    """A pod template that meets every admission rule and the restricted Pod Security Standard,
-    opted in to spot."""
+    """A pod template that meets every admission rule and the restricted Pod Security Standard:
+    a GPU pod on its team's nodes, opted in to spot."""
     return {
         "metadata": {"labels": {"app": "train"}},
         "spec": {
@@ -181,9 +191,11 @@ def conforming_template() -> Obj:
                 "runAsUser": 1000,
                 "seccompProfile": {"type": "RuntimeDefault"},
             },
+            "nodeSelector": {TEAM_LABEL: TEAM},
             "tolerations": [
                 {"key": SPOT_TAINT_KEY, "operator": "Exists", "effect": "NoSchedule"},
                 {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"},
+                {"key": TEAM_LABEL, "operator": "Equal", "value": TEAM, "effect": "NoSchedule"},
             ],
             "containers": [
                 {
@@ -194,6 +206,7 @@ def conforming_template() -> Obj:
                         "capabilities": {"drop": ["ALL"]},
                     },
                     "lifecycle": {"preStop": {"exec": {"command": ["/bin/flush-checkpoint"]}}},
+                    "resources": {"limits": {"nvidia.com/gpu": "1"}},
                     "env": [{"name": "EPOCHS", "value": "10"}],
                 }
             ],
@@ -203,7 +216,12 @@ def conforming_template() -> Obj:
 
 def conforming_metadata(name: str) -> Obj:
     """Metadata of a conforming workload: its queue and checkpoint interval."""
-    return {"name": name, "labels": {QUEUE: "default"}, "annotations": {CHECKPOINT: "30m"}}
+    return {
+        "name": name,
+        "namespace": TEAM,
+        "labels": {QUEUE: "default"},
+        "annotations": {CHECKPOINT: "30m"},
+    }
 
 
 Mutation = Callable[[Obj, Obj], None]
@@ -270,7 +288,10 @@ MUTATIONS: dict[str, Mutation] = {
             },
         )
     ),
-    "privileged": _security("privileged", True),
+    # the API server refuses privileged with allowPrivilegeEscalation false as invalid
+    "privileged": _container(
+        lambda c: c["securityContext"].update(privileged=True, allowPrivilegeEscalation=True)
+    ),
     "not-privileged": _security("privileged", False),
     "host-pid": _spec(lambda s: s.__setitem__("hostPID", True)),
     "host-ipc": _spec(lambda s: s.__setitem__("hostIPC", True)),
@@ -315,6 +336,25 @@ MUTATIONS: dict[str, Mutation] = {
         )
     ),
     "empty-password": _container(lambda c: c["env"].append({"name": "DB_PASSWORD", "value": ""})),
+    "no-gpu": _container(lambda c: c.pop("resources")),
+    # (a GPU request without a limit is invalid: the API server refuses it before admission)
+    "gpu-in-init-container": lambda _m, t: (
+        t["spec"].__setitem__(
+            "initContainers",
+            [{**copy.deepcopy(t["spec"]["containers"][0]), "name": "fetch"}],
+        )
+        or t["spec"]["containers"][0].pop("resources")
+    ),
+    "no-team-selector": _spec(lambda s: s.pop("nodeSelector")),
+    "other-team-selector": _spec(lambda s: s.__setitem__("nodeSelector", {TEAM_LABEL: "ml"})),
+    "no-team-toleration": _spec(lambda s: s.__setitem__("tolerations", s["tolerations"][:2])),
+    "team-toleration-exists": _spec(
+        lambda s: s["tolerations"].__setitem__(2, {"key": TEAM_LABEL, "operator": "Exists"})
+    ),
+    "team-toleration-other-team": _spec(lambda s: s["tolerations"][2].__setitem__("value", "ml")),
+    "team-toleration-no-execute": _spec(
+        lambda s: s["tolerations"][2].__setitem__("effect", "NoExecute")
+    ),
     "privileged-init": lambda _m, t: t["spec"].__setitem__(
         "initContainers",
         [
@@ -344,6 +384,11 @@ COMBINATIONS = [
     ("no-spot-toleration", "critical-class", "select-spot"),
     ("no-spot-toleration", "critical-label", "affinity-spot"),
     ("no-spot-toleration", "normal-class", "select-spot"),
+    ("no-gpu", "no-team-selector"),
+    ("no-gpu", "no-team-toleration"),
+    ("gpu-in-init-container", "other-team-selector"),
+    ("gpu-in-init-container", "no-team-toleration"),
+    ("no-team-toleration", "tolerate-everything"),
 ]
 """Changes together (a rule that no longer applies, two rules at once)."""
 

@@ -41,6 +41,7 @@ EXPECTED_RULES = {
     "taints.spot_workload_not_interruption_ready",
     "taints.spot_workload_without_queue",
     "taints.critical_on_spot",
+    "taints.gpu_workload_off_team_pool",
     "interruption.missing_path",
     "iam.session_too_long",
     "iam.trust_open",

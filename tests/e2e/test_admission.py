@@ -34,6 +34,7 @@ from burst_platform.admission import AdmissionRule, binding, policy
 from tests.admission_cases import (
     MUTATIONS,
     SPOT_TAINT_KEY,
+    TEAM,
     as_kind,
     conforming_metadata,
     conforming_template,
@@ -47,11 +48,9 @@ from tests.e2e.test_e2e import STACK, Stack
 
 pytestmark = pytest.mark.e2e
 
-TEAM = "quant"
-"""A team of the dev stack: its namespace is where the tests submit work."""
-
 VIOLATIONS = {
     "taints.critical_on_spot": "critical-class",
+    "taints.gpu_workload_off_team_pool": "no-team-selector",
     "taints.spot_workload_not_interruption_ready": "no-checkpoint",
     "taints.spot_workload_without_queue": "no-queue",
     "workloads.capabilities_not_dropped": "add-sys-admin",
@@ -62,7 +61,16 @@ VIOLATIONS = {
     "workloads.privileged_container": "privileged",
     "workloads.runs_as_root": "container-root",
 }
-"""For each rule, a change of the conforming Job that breaks that rule alone."""
+"""For each rule, a change of the conforming Job that breaks it (and no other rule, except
+privileged: the API server requires privilege escalation with it)."""
+
+EXPECTED_VERDICTS = {rule: {rule} for rule in VIOLATIONS} | {
+    "workloads.privileged_container": {
+        "workloads.privileged_container",
+        "workloads.privilege_escalation",
+    }
+}
+"""The rules the Rego pack finds each violation breaking."""
 
 ALL_KINDS = ("Job", "CronJob", "Deployment", "StatefulSet")
 
@@ -138,7 +146,7 @@ def test_the_policies_and_bindings_are_installed(deployed: Stack, cluster: Contr
 def test_each_violation_alone_breaks_only_its_rule() -> None:
     jobs = {rule: _workload("Job", "x", change) for rule, change in VIOLATIONS.items()}
     verdicts = opa_verdicts({**jobs, "conforming": _workload("Job", "x")})
-    assert verdicts == {**{rule: {rule} for rule in VIOLATIONS}, "conforming": set()}
+    assert verdicts == {**EXPECTED_VERDICTS, "conforming": set()}
     assert set(VIOLATIONS) == {rule.id for rule in rules()}
 
 
@@ -151,8 +159,12 @@ def test_a_violating_job_is_refused_with_the_rule_and_its_fix(
                     VIOLATIONS[rule_id])  # fmt: skip
     status, message = _create(cluster, job)
     assert status == 403, message
-    assert f"ValidatingAdmissionPolicy '{rule.policy_name}'" in message
-    assert rule.id in message and rule.remediation in message
+    # The server names the first policy that denies: the rule's own, when it breaks no other.
+    (refused_by,) = [
+        r for r in rules() if f"ValidatingAdmissionPolicy '{r.policy_name}'" in message
+    ]
+    assert refused_by.id in EXPECTED_VERDICTS[rule_id]
+    assert refused_by.id in message and refused_by.remediation in message
     status, _ = cluster.request(
         "GET", f"/apis/batch/v1/namespaces/{TEAM}/jobs/{job['metadata']['name']}"
     )
@@ -216,15 +228,18 @@ def _bind_alone(cluster: ControlPlane, rule: AdmissionRule, policy_name: str, ke
 
 
 def _server_verdicts(
-    cluster: ControlPlane, objects: dict[str, dict[str, Any]], namespace: str, policy_name: str
+    cluster: ControlPlane, objects: dict[str, dict[str, Any]], namespace: str, rule: AdmissionRule
 ) -> dict[str, bool]:
-    """Whether the policy bound in `namespace` refuses each object (a server-side dry run)."""
+    """Whether `rule`'s policy, bound alone in `namespace`, refuses each object (a server-side
+    dry run); every refusal carries the rule's message (id, title, fix)."""
+    policy_name, message_part = rule.policy_name, rule.message
 
     def judge(name: str) -> tuple[str, bool]:
         status, message = _create(cluster, _in(namespace, objects[name]), dry_run=True)
         if status in (200, 201):
             return name, False
         assert f"ValidatingAdmissionPolicy '{policy_name}'" in message, f"{name}: {message}"
+        assert message_part in message, f"{name}: {message}"
         return name, True
 
     with ThreadPoolExecutor(max_workers=4) as pool:
@@ -262,10 +277,17 @@ def test_the_api_server_and_the_rego_pack_agree_on_every_case(
 ) -> None:
     disagreements = []
     for rule in rules():
-        namespace = _bind_alone(cluster, rule, rule.policy_name, rule.policy_name)
+        if "namespaceObject" in rule.cel:
+            # The rule reads the namespace's team: judged in a namespace labelled with it, where
+            # every policy is bound, on the cases that break no other rule.
+            namespace = _team_namespace(cluster)
+            judged = {n: c for n, c in cases.items() if not rego[n] - {rule.id}}
+        else:
+            namespace = _bind_alone(cluster, rule, rule.policy_name, rule.policy_name)
+            judged = cases
         denied = _workload("Job", "probe", VIOLATIONS[rule.id])
         _wait_until_enforced(cluster, denied, namespace, refused=True)
-        server = _server_verdicts(cluster, cases, namespace, rule.policy_name)
+        server = _server_verdicts(cluster, judged, namespace, rule)
         disagreements += [
             f"{rule.id} {name}: server {'denies' if refused else 'admits'}, Rego "
             f"{'denies' if rule.id in rego[name] else 'admits'}"
@@ -274,6 +296,21 @@ def test_the_api_server_and_the_rego_pack_agree_on_every_case(
         ]
         assert any(server.values()) and not all(server.values()), rule.id
     assert disagreements == []
+
+
+def _team_namespace(cluster: ControlPlane) -> str:
+    """A namespace labelled `team: <TEAM>` without Pod Security labels (so that only the burst
+    policies judge)."""
+    namespace = "diff-team"
+    body = {
+        "apiVersion": "v1",
+        "kind": "Namespace",
+        "metadata": {"name": namespace, "labels": {"team": TEAM, DIFFERENTIAL_LABEL: "team"}},
+    }
+    assert cluster.request("POST", "/api/v1/namespaces", body)[0] in (201, 409)
+    _SCRATCH.append(f"/api/v1/namespaces/{namespace}")
+    _wait_for_service_account(cluster, namespace)
+    return namespace
 
 
 def test_a_policy_with_a_clause_cut_disagrees(
@@ -294,7 +331,7 @@ def test_a_policy_with_a_clause_cut_disagrees(
     try:
         namespace = _bind_alone(cluster, weakened, weakened.policy_name, "weakened")
         _wait_until_enforced(cluster, _workload("Job", "probe", "no-checkpoint"), namespace, True)
-        server = _server_verdicts(cluster, cases, namespace, weakened.policy_name)
+        server = _server_verdicts(cluster, cases, namespace, weakened)
     finally:
         cluster.request("DELETE", cluster.collection_path(body) + f"/{weakened.policy_name}")
     differ = {name for name, refused in server.items() if refused != (rule.id in rego[name])}
