@@ -244,6 +244,14 @@ def _without(mapping_path: Callable[[Obj, Obj], Obj], key: str) -> Mutation:
     return lambda meta, tpl: mapping_path(meta, tpl).pop(key, None)
 
 
+def _init_container(template: Obj, name: str) -> Obj:
+    """An init container like the template's first container (no lifecycle: init containers may
+    not have one)."""
+    container = copy.deepcopy(template["spec"]["containers"][0])
+    container.pop("lifecycle", None)
+    return {**container, "name": name}
+
+
 MUTATIONS: dict[str, Mutation] = {
     "no-queue": _without(lambda m, _t: m["labels"], QUEUE),
     "empty-queue": lambda m, _t: m["labels"].__setitem__(QUEUE, ""),
@@ -341,7 +349,7 @@ MUTATIONS: dict[str, Mutation] = {
     "gpu-in-init-container": lambda _m, t: (
         t["spec"].__setitem__(
             "initContainers",
-            [{**copy.deepcopy(t["spec"]["containers"][0]), "name": "fetch"}],
+            [_init_container(t, "fetch")],
         )
         or t["spec"]["containers"][0].pop("resources")
     ),
@@ -357,13 +365,7 @@ MUTATIONS: dict[str, Mutation] = {
     ),
     "privileged-init": lambda _m, t: t["spec"].__setitem__(
         "initContainers",
-        [
-            {
-                **copy.deepcopy(t["spec"]["containers"][0]),
-                "name": "init",
-                "securityContext": {"privileged": True},
-            }
-        ],
+        [{**_init_container(t, "init"), "securityContext": {"privileged": True}}],
     ),
 }
 """Single changes to the conforming workload, each on one side of a rule's clause."""

@@ -409,10 +409,17 @@ team_label := "burst.io/team"
 # team (team namespaces are named after the team); undefined for other namespaces.
 namespace_team(ns) := lib.unknown_sentinel if {
 	lib.is_unknown(ns)
+} else := lib.unknown_sentinel if {
+	some n in lib.of_type("kubernetes:core:Namespace")
+	_names(n, ns)
+	lib.meta_unknown([lib.inputs(n)], "labels")
+} else := lib.unknown_sentinel if {
+	some n in lib.of_type("kubernetes:core:Namespace")
+	lib.meta_unknown([lib.inputs(n)], "name")
 } else := team if {
 	teams := {object.get(lib.inputs(n), ["metadata", "labels", "team"], null) |
 		some n in lib.of_type("kubernetes:core:Namespace")
-		object.get(lib.inputs(n), ["metadata", "name"], "") == ns
+		_names(n, ns)
 	}
 	count(teams) == 1
 	some team in teams
@@ -424,8 +431,11 @@ namespace_team(ns) := lib.unknown_sentinel if {
 
 _declared(ns) if {
 	some n in lib.of_type("kubernetes:core:Namespace")
-	object.get(lib.inputs(n), ["metadata", "name"], "") == ns
+	_names(n, ns)
 }
+
+# True if the Namespace resource n is the namespace ns.
+_names(n, ns) if object.get(lib.inputs(n), ["metadata", "name"], "") == ns
 
 # The namespace of a workload (unknown_sentinel when it cannot be read).
 _namespace(w) := lib.unknown_sentinel if {
