@@ -255,6 +255,8 @@ def _init_container(template: Obj, name: str) -> Obj:
 MUTATIONS: dict[str, Mutation] = {
     "no-queue": _without(lambda m, _t: m["labels"], QUEUE),
     "empty-queue": lambda m, _t: m["labels"].__setitem__(QUEUE, ""),
+    "other-queue": lambda m, _t: m["labels"].__setitem__(QUEUE, "ml"),
+    "other-queue-on-template": lambda _m, t: t["metadata"]["labels"].__setitem__(QUEUE, "x"),
     "queue-on-template": lambda m, t: t["metadata"]["labels"].__setitem__(
         QUEUE, m["labels"].pop(QUEUE)
     ),
@@ -387,6 +389,8 @@ COMBINATIONS = [
     ("no-spot-toleration", "critical-label", "affinity-spot"),
     ("no-spot-toleration", "normal-class", "select-spot"),
     ("no-gpu", "no-team-selector"),
+    ("no-spot-toleration", "other-queue"),
+    ("no-queue", "other-queue-on-template"),
     ("no-gpu", "no-team-toleration"),
     ("gpu-in-init-container", "other-team-selector"),
     ("gpu-in-init-container", "no-team-toleration"),

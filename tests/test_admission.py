@@ -34,6 +34,7 @@ OPA = ROOT / ".tools" / "bin" / "opa"
 ENFORCED = {
     "taints.critical_on_spot",
     "taints.gpu_workload_off_team_pool",
+    "taints.foreign_local_queue",
     "taints.spot_workload_not_interruption_ready",
     "taints.spot_workload_without_queue",
     "workloads.capabilities_not_dropped",

@@ -18,6 +18,7 @@ reads := {
 	"taints.spot_workload_without_queue": lib.pod_template_reads,
 	"taints.critical_on_spot": lib.pod_template_reads,
 	"taints.gpu_workload_off_team_pool": lib.pod_template_reads,
+	"taints.foreign_local_queue": lib.pod_template_reads,
 }
 
 gpu_taint_key := "nvidia.com/gpu"
@@ -534,4 +535,47 @@ findings contains lib.finding(rego.metadata.rule(), w.urn, state, msg) if {
 	state := lib.tri_and(_gpu_state(tpl.spec), off)
 	state != "no"
 	msg := sprintf("%s %s asks for GPUs but does not select and tolerate its team's nodes (%s=%s)", [w.type, w.name, team_label, lib.shown_name(team)])
+}
+
+team_local_queue := "default"
+
+# "yes" if a pod template's metadata names a queue other than the team's LocalQueue.
+_foreign_queue(tpl) := "yes" if {
+	some v in lib.meta_value(tpl.metas, "labels", queue_label)
+	not lib.is_unknown(v)
+	v != team_local_queue
+} else := "unknown" if {
+	lib.meta_unknown(tpl.metas, "labels")
+} else := "unknown" if {
+	some v in lib.meta_value(tpl.metas, "labels", queue_label)
+	lib.is_unknown(v)
+} else := "no"
+
+_in_team(team) := "unknown" if lib.is_unknown(team)
+
+_in_team(team) := "yes" if not lib.is_unknown(team)
+
+# METADATA
+# title: Workload outside its team's LocalQueue
+# description: >-
+#   A workload in a team namespace names in kueue.x-k8s.io/queue-name a queue other than its
+#   team's LocalQueue `default`, the one TeamQueues makes in every team namespace and that feeds
+#   the team's ClusterQueue. Kueue looks the name up in the workload's own namespace, so any other
+#   name is a queue the platform did not make (one that may feed another team's quota) or none
+#   (the workload never starts).
+# custom:
+#   id: taints.foreign_local_queue
+#   severity: deny
+#   remediation: Set the label kueue.x-k8s.io/queue-name to default, the team's LocalQueue.
+#   admission:
+#     cel: >-
+#       variables.labels.all(l, !('kueue.x-k8s.io/queue-name' in l) ||
+#       l['kueue.x-k8s.io/queue-name'] == 'default')
+findings contains lib.finding(rego.metadata.rule(), w.urn, state, msg) if {
+	some w in lib.workloads
+	team := namespace_team(_namespace(w))
+	some tpl in lib.pod_templates(w)
+	state := lib.tri_and(_in_team(team), _foreign_queue(tpl))
+	state != "no"
+	msg := sprintf("%s %s in a team namespace does not use the team's LocalQueue %s", [w.type, w.name, team_local_queue])
 }

@@ -426,3 +426,32 @@ test_gpu_job_unknowns if {
 	off_pool([gpu_job("quant", {"containers": t.unknown, "nodeSelector": {"burst.io/team": "quant"}, "tolerations": [team_toleration("quant")]})]) == set()
 	off_pool([namespace("quant", {"team": t.unknown}), gpu_job("quant", gpu_spec({}))]) == {"unknown"}
 }
+
+# taints.foreign_local_queue
+
+queue_job(namespace, job_labels, template_labels) := t.res("kubernetes:batch/v1:Job", "train", {
+	"metadata": {"name": "train", "namespace": namespace, "labels": job_labels},
+	"spec": {"template": {"metadata": {"labels": template_labels}, "spec": {"containers": [{"name": "c"}]}}},
+})
+
+foreign(resources) := t.severities(findings(resources), "taints.foreign_local_queue")
+
+test_other_queue_in_team_namespace_denied if {
+	foreign([queue_job("quant", {"kueue.x-k8s.io/queue-name": "ml"}, {})]) == {"deny"}
+	foreign([queue_job("quant", {}, {"kueue.x-k8s.io/queue-name": ""})]) == {"deny"}
+}
+
+test_team_queue_or_none_allowed if {
+	foreign([queue_job("quant", {"kueue.x-k8s.io/queue-name": "default"}, {}), queue_job("ml", {}, {})]) == set()
+}
+
+test_other_namespaces_not_judged if {
+	foreign([queue_job("batch", {"kueue.x-k8s.io/queue-name": "ml"}, {}), namespace("quant", {}), queue_job("quant", {"kueue.x-k8s.io/queue-name": "x"}, {})]) == set()
+}
+
+test_foreign_queue_unknowns if {
+	foreign([queue_job("quant", {"kueue.x-k8s.io/queue-name": t.unknown}, {})]) == {"unknown"}
+	foreign([queue_job("quant", t.unknown, {})]) == {"unknown"}
+	foreign([queue_job(t.unknown, {"kueue.x-k8s.io/queue-name": "ml"}, {})]) == {"unknown"}
+	foreign([queue_job(t.unknown, {"kueue.x-k8s.io/queue-name": "default"}, {})]) == set()
+}

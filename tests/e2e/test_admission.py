@@ -51,6 +51,7 @@ pytestmark = pytest.mark.e2e
 VIOLATIONS = {
     "taints.critical_on_spot": "critical-class",
     "taints.gpu_workload_off_team_pool": "no-team-selector",
+    "taints.foreign_local_queue": "other-queue",
     "taints.spot_workload_not_interruption_ready": "no-checkpoint",
     "taints.spot_workload_without_queue": "no-queue",
     "workloads.capabilities_not_dropped": "add-sys-admin",
