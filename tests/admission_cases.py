@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import celpy
+import yaml
 from celpy import celtypes
 from celpy.adapter import json_to_cel
 
@@ -444,3 +445,12 @@ def generated_objects() -> dict[str, Obj]:
         object_name = f"{kind.lower()}-{number}"
         found[f"{kind}/{label}"] = as_kind(kind, object_name, meta, template)
     return found
+
+
+def readme_job() -> Obj:
+    """The Job of the README's "Submitting GPU work"."""
+    text = (ROOT / "README.md").read_text()
+    section = text[text.index("## Submitting GPU work") :]
+    block = section[section.index("```yaml\n") + len("```yaml\n") :]
+    job: Obj = yaml.safe_load(block[: block.index("```")])
+    return job

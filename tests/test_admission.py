@@ -22,6 +22,7 @@ from tests.admission_cases import (
     fixture_objects,
     generated_objects,
     opa_verdicts,
+    readme_job,
     rules,
 )
 from tests.conftest import Run, of_type
@@ -104,6 +105,13 @@ def values(cases: dict[str, dict[str, Any]]) -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def opa(cases: dict[str, dict[str, Any]]) -> dict[str, set[str]]:
     return opa_verdicts(cases)
+
+
+def test_the_readme_job_passes_both_forms() -> None:
+    job = readme_job()
+    assert job["metadata"]["namespace"] == "quant"
+    assert cel_verdicts(job) == set()
+    assert opa_verdicts({"readme": job}) == {"readme": set()}
 
 
 def test_cel_and_rego_agree_on_every_case(

@@ -41,6 +41,7 @@ from tests.admission_cases import (
     fixture_objects,
     generated_objects,
     opa_verdicts,
+    readme_job,
     rules,
 )
 from tests.e2e.control_plane import ControlPlane
@@ -180,6 +181,14 @@ def test_conforming_workloads_are_created(deployed: Stack, cluster: ControlPlane
         path = f"{cluster.collection_path(obj)}/{obj['metadata']['name']}"
         assert cluster.request("GET", path)[0] == 200
         assert cluster.request("DELETE", path)[0] == 200
+
+
+def test_the_readme_job_is_created(deployed: Stack, cluster: ControlPlane) -> None:
+    job = readme_job()
+    status, message = _create(cluster, job)
+    assert status == 201, message
+    path = f"{cluster.collection_path(job)}/{job['metadata']['name']}"
+    assert cluster.request("DELETE", path)[0] == 200
 
 
 def test_the_team_namespace_enforces_restricted_pod_security(
