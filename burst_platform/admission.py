@@ -240,6 +240,19 @@ def variables(spot_taint_key: str) -> list[dict[str, str]]:
     ]
 
 
+NOT_DERIVED = (
+    "!has(object.metadata.ownerReferences) || !object.metadata.ownerReferences.exists(o, "
+    "has(o.controller) && o.controller && "
+    "((o.apiVersion == 'batch/v1' && (o.kind == 'Job' || o.kind == 'CronJob')) || "
+    "(o.apiVersion == 'apps/v1' && (o.kind == 'ReplicaSet' || o.kind == 'StatefulSet'))))"
+)
+"""The policies judge what people submit, not what controllers derive from it: a Pod controlled
+by a Job, ReplicaSet or StatefulSet, a Job controlled by a CronJob. Their owners were judged
+with the metadata the pack reads (the queue label and checkpoint annotation sit on the Job, and
+controllers do not copy a Job's metadata to its pods, so judging the pods alone would refuse every
+spot Job's pods). Controlled Pods still meet the namespace's Pod Security `restricted`."""
+
+
 def policy(rule: AdmissionRule, spot_taint_key: str) -> dict[str, Any]:
     """The rule's ValidatingAdmissionPolicy (without binding: see `binding`)."""
     by_group: dict[tuple[str, str], list[str]] = {}
@@ -263,6 +276,7 @@ def policy(rule: AdmissionRule, spot_taint_key: str) -> dict[str, Any]:
                     for (group, version), resources in by_group.items()
                 ]
             },
+            "matchConditions": [{"name": "made-by-a-person", "expression": NOT_DERIVED}],
             "variables": variables(spot_taint_key),
             "validations": [
                 {"expression": rule.cel, "message": rule.message, "reason": "Forbidden"}

@@ -19,7 +19,12 @@ keep Pod Security `baseline` enforcement.
 
 The policies judge CREATE and UPDATE, so a suspended Job cannot be edited into a violation
 before it starts. An object that already violates a rule when its policy is installed can still
-be deleted, but not updated.
+be deleted, but not updated. They judge what people submit, not what controllers derive from it
+(`burst_platform.admission.NOT_DERIVED`: a Pod controlled by a Job, ReplicaSet or StatefulSet, a
+Job controlled by a CronJob): the owner was judged with the metadata the rules read, which the
+controllers do not copy. Pod Security `restricted` still judges every Pod. A ReplicaSet created
+directly (no rule of the pack judges one) or a Pod whose controller reference is forged passes
+the policies (not Pod Security).
 """
 
 from __future__ import annotations

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from celpy.adapter import json_to_cel
 
 from burst_platform import admission, policy_pack
 from burst_platform.components.admission import AdmissionGuardrails, AdmissionGuardrailsArgs
@@ -195,6 +196,31 @@ def test_policies_and_bindings(run: Run) -> None:
             "matchExpressions": [{"key": "team", "operator": "Exists"}]
         }
         assert spec["policyName"] == bound.inputs["metadata"]["name"]
+
+
+@pytest.mark.parametrize(
+    ("owner", "judged"),
+    [
+        (None, True),
+        ({"apiVersion": "batch/v1", "kind": "Job", "controller": True}, False),
+        ({"apiVersion": "apps/v1", "kind": "ReplicaSet", "controller": True}, False),
+        ({"apiVersion": "apps/v1", "kind": "StatefulSet", "controller": True}, False),
+        ({"apiVersion": "batch/v1", "kind": "CronJob", "controller": True}, False),
+        ({"apiVersion": "batch/v1", "kind": "Job"}, True),  # not the controller
+        ({"apiVersion": "example.com/v1", "kind": "Job", "controller": True}, True),
+    ],
+)
+def test_derived_objects_are_left_to_their_owners(
+    owner: dict[str, Any] | None, judged: bool
+) -> None:
+    (condition,) = admission.policy(rules()[0], "spot")["spec"]["matchConditions"]
+    metadata: dict[str, Any] = {"name": "p"}
+    if owner is not None:
+        metadata["ownerReferences"] = [{**owner, "name": "o", "uid": "u"}]
+    result = compile_cel(condition["expression"]).evaluate(
+        {"object": json_to_cel({"kind": "Pod", "metadata": metadata})}
+    )
+    assert bool(result) is judged
 
 
 def test_warn_rules_warn_and_audit() -> None:

@@ -183,12 +183,37 @@ def test_conforming_workloads_are_created(deployed: Stack, cluster: ControlPlane
         assert cluster.request("DELETE", path)[0] == 200
 
 
-def test_the_readme_job_is_created(deployed: Stack, cluster: ControlPlane) -> None:
+def test_the_readme_job_is_created_and_starts_its_pod(
+    deployed: Stack, cluster: ControlPlane
+) -> None:
+    """The Job controller's Pod carries only the template's metadata (no queue label, no
+    checkpoint annotation): the policies leave derived objects to their judged owners, so it is
+    created; Pod Security still judges it."""
     job = readme_job()
     status, message = _create(cluster, job)
     assert status == 201, message
-    path = f"{cluster.collection_path(job)}/{job['metadata']['name']}"
-    assert cluster.request("DELETE", path)[0] == 200
+    name = job["metadata"]["name"]
+    try:
+        deadline, pods = time.monotonic() + 60, []
+        while time.monotonic() < deadline and not pods:
+            _, listed = cluster.request(
+                "GET", f"/api/v1/namespaces/{TEAM}/pods?labelSelector=job-name%3D{name}"
+            )
+            pods = listed.get("items", [])
+            time.sleep(0.5)
+        assert pods, f"the Job made no Pod: {_job_events(cluster, name)}"
+        labels = pods[0]["metadata"].get("labels", {})
+        assert "kueue.x-k8s.io/queue-name" not in labels
+    finally:
+        path = f"{cluster.collection_path(job)}/{name}?propagationPolicy=Background"
+        assert cluster.request("DELETE", path)[0] == 200
+
+
+def _job_events(cluster: ControlPlane, name: str) -> list[str]:
+    _, events = cluster.request(
+        "GET", f"/api/v1/namespaces/{TEAM}/events?fieldSelector=involvedObject.name%3D{name}"
+    )
+    return [str(e.get("message")) for e in events.get("items", [])]
 
 
 def test_the_team_namespace_enforces_restricted_pod_security(
