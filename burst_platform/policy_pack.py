@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from burst_platform import POLICY_DIR
+from burst_platform.admission import admission_policy_name
 from burst_platform.docs import rule_heading
 from burst_platform.tools import find_opa
 
@@ -83,6 +84,7 @@ policies/
   <set>/fixtures/denied/<rule>.json    a full input that must raise <set>.<rule>
   data/guardrails.yaml         guardrails data, mounted at data.burst.guardrails
   waivers.yaml                 accepted findings with owner and expiry (read by the engine)
+  admission.json               generated: the rules' admission forms (custom.admission)
 ```
 
 ## Running it
@@ -198,6 +200,21 @@ The engine applies it to the report; OPA never loads it.
 3. Write tests in `policy_test.rego` (violation, compliant, unknown) and the fixtures
    `fixtures/allowed/<name>.json` and `fixtures/denied/<name>.json`.
 4. Regenerate this file: `python -m burst_platform.policy_pack > policies/README.md`.
+
+## Admission
+
+A rule about workloads may also carry its admission form in its METADATA, `custom.admission:
+{cel: ..., kinds: [...]}`: a CEL expression, true when the object passes, over the variables of
+`burst_platform/admission.py` (`podSpec`, `metas`, `labels`, `annotations`, `containers`,
+`toleratesSpot`, `selectsSpot`; `namespaceObject` is the request's namespace), for the kinds
+listed (default Pod, Job, CronJob, Deployment, StatefulSet). The Pulumi program deploys one
+`ValidatingAdmissionPolicy` and binding per such rule (`components/admission.py`), bound to the
+team namespaces, `Deny` for deny rules and `Warn, Audit` for warn rules, whose message is the
+rule's id, title and remediation: a Job submitted straight to the cluster meets the same rule.
+After changing an admission form run `python -m burst_platform.admission >
+policies/admission.json` (the program reads that file, so deploying needs no OPA; a test holds
+it to the METADATA), and `tests/test_admission.py` (cel-python) and `make e2e` (the API server)
+check that the CEL and the Rego give every fixture and generated workload the same verdict.
 """
 
 
@@ -219,6 +236,12 @@ class RuleInfo:
     """How to fix a finding."""
     path: str
     """Rego file defining the rule, relative to the repository root (`policies/iam/policy.rego`)."""
+    admission_cel: str = ""
+    """The rule's admission form (`custom.admission.cel`): a CEL expression, true when the object
+    passes, over the variables of `burst_platform.admission`; "" when the rule is not enforced
+    at admission."""
+    admission_kinds: tuple[str, ...] = ()
+    """Kinds the admission form judges (`custom.admission.kinds`); () = every workload kind."""
 
     @property
     def suffix(self) -> str:
@@ -356,6 +379,39 @@ def _relative(file: str, policy_dir: Path) -> str:
         return path.as_posix()
 
 
+ADMISSION_KEYS = frozenset({"cel", "kinds"})
+"""Keys of a rule's `custom.admission`."""
+
+
+def _admission_fields(admission: object) -> dict[str, Any]:
+    """RuleInfo's admission fields from `custom.admission` (checked by `_admission_problems`)."""
+    if not isinstance(admission, dict):
+        return {}
+    kinds = admission.get("kinds") or ()
+    return {
+        "admission_cel": " ".join(str(admission.get("cel", "")).split()),
+        "admission_kinds": tuple(str(k) for k in kinds) if isinstance(kinds, list) else (),
+    }
+
+
+def _admission_problems(admission: object) -> list[str]:
+    """What is wrong with a rule's `custom.admission` (absent is fine)."""
+    if admission is None:
+        return []
+    if not isinstance(admission, dict):
+        return ["custom.admission must be a mapping"]
+    problems = [
+        f"custom.admission has unknown key {k!r}" for k in sorted(admission.keys() - ADMISSION_KEYS)
+    ]
+    cel = admission.get("cel")
+    if not isinstance(cel, str) or not cel.strip():
+        problems.append("custom.admission.cel must be a non-empty CEL expression")
+    kinds = admission.get("kinds", [])
+    if not isinstance(kinds, list) or not all(isinstance(k, str) for k in kinds):
+        problems.append("custom.admission.kinds must be a list of kinds")
+    return problems
+
+
 def rule_inventory(opa: Path, policy_dir: Path) -> list[RuleInfo]:
     """Every rule of the pack (rule-scope METADATA with `custom.id`), sorted by id.
 
@@ -380,8 +436,10 @@ def rule_inventory(opa: Path, policy_dir: Path) -> list[RuleInfo]:
             severity=str(custom.get("severity", "")),
             remediation=" ".join(str(custom.get("remediation", "")).split()),
             path=file,
+            **_admission_fields(custom.get("admission")),
         )
         where = f"{file}:{entry['location']['row']} ({rule.id})"
+        problems += [f"{where}: {p}" for p in _admission_problems(custom.get("admission"))]
         if rule.severity not in SEVERITIES:
             problems.append(f"{where}: custom.severity must be one of {SEVERITIES}")
         for field in ("title", "description", "remediation"):
@@ -444,6 +502,14 @@ def render_rules_markdown(rules: Iterable[RuleInfo], packages: Sequence[PackageI
                 f"- Severity: **{rule.severity}**",
                 f"- Source: `{rule.path}`; fixtures: `{Path(rule.path).parent.as_posix()}"
                 f"/fixtures/{{allowed,denied}}/{rule.suffix}.json`",
+                *(
+                    [
+                        "- Admission: enforced in the team namespaces by the "
+                        f"ValidatingAdmissionPolicy `{admission_policy_name(rule.id)}`"
+                    ]
+                    if rule.admission_cel
+                    else []
+                ),
                 "",
                 rule.description,
                 "",

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
+from burst_platform.components.admission import AdmissionGuardrails, AdmissionGuardrailsArgs
 from burst_platform.components.alerts import PlatformAlerts, PlatformAlertsArgs
 from burst_platform.components.budgets import (
     CostAllocationTags,
@@ -35,6 +36,9 @@ from burst_platform.components.workload_identity import WorkloadIdentity, Worklo
 from burst_platform.infra.config import StackConfig
 
 ZONE_LETTERS = "abcdef"
+SPOT_TAINT_KEY = "spot"
+"""Key of the spot nodes' taint: the GPU and CPU pools put it on, the admission policies look
+for tolerations of it (as the pack does, with guardrails `spot.taint_key`)."""
 TEAM_CPU_PER_GPU = TeamQuota.cpu_per_gpu
 """CPU quota Kueue gives a team per GPU of quota; its CPU pool may hold as much."""
 
@@ -270,9 +274,9 @@ def build_kubernetes_layer(
     inputs: KubernetesLayerInputs,
     opts: pulumi.ResourceOptions,
 ) -> TeamQueues:
-    """Declare a region's Kubernetes layer: each team's GPU and CPU capacity and the Kueue
-    queues; `opts` carries the region's Kubernetes provider. Returns the queues (they create the
-    team namespaces)."""
+    """Declare a region's Kubernetes layer: each team's GPU and CPU capacity, the Kueue queues and
+    the admission policies of the pack's workload rules; `opts` carries the region's Kubernetes
+    provider. Returns the queues (they create the team namespaces)."""
     # One GPU capacity per team: its instances carry its `team` tag, so its budget sees its GPU
     # hours and its budget action stops its launches alone. Quota stays shared (see TeamQueues).
     capacities = [
@@ -291,6 +295,7 @@ def build_kubernetes_layer(
                 on_demand_gpu_limit=team.on_demand_gpus,
                 name_prefix=f"gpu-{team.name}",
                 team=team.name,
+                spot_taint_key=SPOT_TAINT_KEY,
                 subnet_ids=inputs.subnet_ids,
                 cpu_instance_families=config.cpu_families,
                 cpu_vcpu_limit=(
@@ -304,7 +309,7 @@ def build_kubernetes_layer(
         )
         for team in config.teams
     ]
-    return TeamQueues(
+    queues = TeamQueues(
         f"queues-{region}",
         TeamQueuesArgs(
             teams=[
@@ -326,6 +331,14 @@ def build_kubernetes_layer(
         ),
         opts=opts,
     )
+    # A Job submitted straight to a team namespace meets the same workload rules as a pull
+    # request: the API server enforces them (policies/admission.json, from the rules' METADATA).
+    AdmissionGuardrails(
+        f"admission-{region}",
+        AdmissionGuardrailsArgs(spot_taint_key=SPOT_TAINT_KEY),
+        opts=opts,
+    )
+    return queues
 
 
 def spot_service_linked_role(provider: aws.Provider, environment: str) -> aws.iam.ServiceLinkedRole:

@@ -13,6 +13,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pytest
 
+from burst_platform.components.admission import AdmissionGuardrails, AdmissionGuardrailsArgs
 from burst_platform.components.gpu_capacity import (
     _KARPENTER_AWS_LABELS,
     DisruptionBudget,
@@ -160,6 +161,7 @@ def deployed_objects() -> list[dict[str, Any]]:
         opts = pulumi.ResourceOptions(providers=[provider])
         GpuCapacity("gpu", GPU_ARGS, opts=opts)
         TeamQueues("queues", QUEUE_ARGS, opts=opts)
+        AdmissionGuardrails("admission", AdmissionGuardrailsArgs(), opts=opts)
         TeamQueues(
             "opt-in",
             TeamQueuesArgs(
@@ -193,6 +195,8 @@ def test_every_object_the_components_emit_validates(emitted: list[dict[str, Any]
         "ResourceQuota",
         "LimitRange",
         "PriorityClass",
+        "ValidatingAdmissionPolicy",
+        "ValidatingAdmissionPolicyBinding",
     }
     for obj in emitted:
         assert validate_object(obj) == [], obj["metadata"]["name"]

@@ -41,6 +41,8 @@ EXPECTED_RULES = {
     "taints.spot_workload_not_interruption_ready",
     "taints.spot_workload_without_queue",
     "taints.critical_on_spot",
+    "taints.gpu_workload_off_team_pool",
+    "taints.foreign_local_queue",
     "interruption.missing_path",
     "iam.session_too_long",
     "iam.trust_open",

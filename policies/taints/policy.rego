@@ -17,6 +17,8 @@ reads := {
 	"taints.spot_workload_not_interruption_ready": lib.pod_template_reads,
 	"taints.spot_workload_without_queue": lib.pod_template_reads,
 	"taints.critical_on_spot": lib.pod_template_reads,
+	"taints.gpu_workload_off_team_pool": lib.pod_template_reads,
+	"taints.foreign_local_queue": lib.pod_template_reads,
 }
 
 gpu_taint_key := "nvidia.com/gpu"
@@ -303,6 +305,14 @@ _combine(states) := "yes" if {
 #     Checkpoint periodically and declare the interval in burst.io/checkpoint-interval, set
 #     terminationGracePeriodSeconds to 90-110 and add a preStop hook that flushes a final
 #     checkpoint.
+#   admission:
+#     cel: >-
+#       !variables.toleratesSpot ||
+#       (variables.annotations.exists(a, 'burst.io/checkpoint-interval' in a &&
+#       a['burst.io/checkpoint-interval'] != '') &&
+#       has(variables.podSpec.terminationGracePeriodSeconds) &&
+#       variables.podSpec.terminationGracePeriodSeconds >= 60 &&
+#       variables.podSpec.containers.all(c, has(c.lifecycle) && has(c.lifecycle.preStop)))
 findings contains lib.finding(rego.metadata.rule(), w.urn, state, msg) if {
 	some [w, tpl, tol] in spot_templates
 	[ready_state, missing] := _not_ready(tpl)
@@ -326,6 +336,11 @@ _listed(items) := concat(", ", items) if {
 #   remediation: >-
 #     Label the workload (or its pod template) with kueue.x-k8s.io/queue-name naming the team's
 #     LocalQueue.
+#   admission:
+#     cel: >-
+#       !variables.toleratesSpot ||
+#       variables.labels.exists(l, 'kueue.x-k8s.io/queue-name' in l &&
+#       l['kueue.x-k8s.io/queue-name'] != '')
 findings contains lib.finding(rego.metadata.rule(), w.urn, state, msg) if {
 	some [w, tpl, tol] in spot_templates
 	state := lib.tri_and(tol, _queue_missing(tpl))
@@ -370,6 +385,13 @@ _critical(tpl) := "yes" if {
 #   remediation: >-
 #     Remove the spot toleration and capacity-type selector (run on on-demand or reserved
 #     capacity), or use a non-critical priority class for interruptible work.
+#   admission:
+#     cel: >-
+#       !(variables.toleratesSpot || variables.selectsSpot) ||
+#       !((has(variables.podSpec.priorityClassName) &&
+#       variables.podSpec.priorityClassName.lowerAscii().contains('critical')) ||
+#       variables.labels.exists(l, 'kueue.x-k8s.io/priority-class' in l &&
+#       l['kueue.x-k8s.io/priority-class'].lowerAscii().contains('critical')))
 findings contains lib.finding(rego.metadata.rule(), w.urn, state, msg) if {
 	some w in lib.workloads
 	some tpl in lib.pod_templates(w)
@@ -379,4 +401,181 @@ findings contains lib.finding(rego.metadata.rule(), w.urn, state, msg) if {
 	state := lib.tri_and(crit, spot)
 	state != "no"
 	msg := sprintf("%s %s has a critical priority class and runs on spot", [w.type, w.name])
+}
+
+team_label := "burst.io/team"
+
+# The team of a namespace (unknown_sentinel when it cannot be read): the `team` label of the
+# input's Namespace of that name; when the input has none, the name itself if it is a guardrails
+# team (team namespaces are named after the team); undefined for other namespaces.
+namespace_team(ns) := lib.unknown_sentinel if {
+	lib.is_unknown(ns)
+} else := lib.unknown_sentinel if {
+	some n in lib.of_type("kubernetes:core:Namespace")
+	_names(n, ns)
+	lib.meta_unknown([lib.inputs(n)], "labels")
+} else := lib.unknown_sentinel if {
+	some n in lib.of_type("kubernetes:core:Namespace")
+	lib.meta_unknown([lib.inputs(n)], "name")
+} else := team if {
+	teams := {object.get(lib.inputs(n), ["metadata", "labels", "team"], null) |
+		some n in lib.of_type("kubernetes:core:Namespace")
+		_names(n, ns)
+	}
+	count(teams) == 1
+	some team in teams
+	team != null
+} else := ns if {
+	not _declared(ns)
+	ns in object.keys(object.get(lib.guardrails, "teams", {}))
+}
+
+_declared(ns) if {
+	some n in lib.of_type("kubernetes:core:Namespace")
+	_names(n, ns)
+}
+
+# True if the Namespace resource n is the namespace ns.
+_names(n, ns) if object.get(lib.inputs(n), ["metadata", "name"], "") == ns
+
+# The namespace of a workload (unknown_sentinel when it cannot be read).
+_namespace(w) := lib.unknown_sentinel if {
+	lib.meta_unknown([lib.inputs(w)], "namespace")
+} else := object.get(lib.inputs(w), ["metadata", "namespace"], "default")
+
+_gpu_resource(c) if {
+	some kind in ["limits", "requests"]
+	gpu_taint_key in object.keys(lib.as_object(object.get(c, ["resources", kind], {})))
+}
+
+# "yes" if a pod spec's containers (init containers included) ask for GPUs.
+_gpu_state(spec) := "yes" if {
+	some key in ["containers", "initContainers"]
+	some c in lib.as_list(object.get(lib.as_object(spec), key, []))
+	_gpu_resource(c)
+} else := "unknown" if {
+	lib.contains_unknown([object.get(lib.as_object(spec), key, []) | some key in ["containers", "initContainers"]])
+} else := "unknown" if {
+	not is_object(spec)
+} else := "no"
+
+_tolerates_team(tol, _) if {
+	object.get(tol, "effect", "") in {"", "NoSchedule"}
+	tol.key == team_label
+	object.get(tol, "operator", "Equal") == "Exists"
+}
+
+_tolerates_team(tol, team) if {
+	object.get(tol, "effect", "") in {"", "NoSchedule"}
+	tol.key == team_label
+	object.get(tol, "operator", "Equal") == "Equal"
+	object.get(tol, "value", "") == team
+}
+
+_tolerates_team(tol, _) if {
+	object.get(tol, "effect", "") in {"", "NoSchedule"}
+	tol.operator == "Exists"
+	object.get(tol, "key", "") == ""
+}
+
+# "yes" if the pod spec does not select the team's nodes by nodeSelector burst.io/team.
+_selector_off(spec, team) := "unknown" if {
+	lib.is_unknown(team)
+} else := "no" if {
+	object.get(spec, ["nodeSelector", team_label], null) == team
+} else := "unknown" if {
+	lib.contains_unknown(object.get(spec, "nodeSelector", {}))
+} else := "yes"
+
+# "yes" if the pod spec does not tolerate the team's burst.io/team taint.
+_toleration_off(spec, team) := "unknown" if {
+	lib.is_unknown(team)
+} else := "no" if {
+	some tol in lib.as_list(object.get(spec, "tolerations", []))
+	_tolerates_team(tol, team)
+} else := "unknown" if {
+	lib.contains_unknown(object.get(spec, "tolerations", []))
+} else := "yes"
+
+# METADATA
+# title: GPU workload outside its team's capacity
+# description: >-
+#   A workload in a team namespace asks for nvidia.com/gpu (limits or requests of a container or
+#   init container) but does not run on its team's tainted GPU NodePools: it needs the
+#   nodeSelector burst.io/team=<team> and a toleration of the burst.io/team=<team> NoSchedule
+#   taint. Without them no pool admits it (it stays Pending) or it lands on capacity no team's
+#   budget sees. The team is the namespace's `team` label (a namespace named after a guardrails
+#   team when the input has no Namespace object).
+# custom:
+#   id: taints.gpu_workload_off_team_pool
+#   severity: deny
+#   remediation: >-
+#     Add nodeSelector burst.io/team: <team> and the toleration {key: burst.io/team, operator:
+#     Equal, value: <team>, effect: NoSchedule} to the pod template (see "Submitting GPU work"
+#     in the README).
+#   admission:
+#     cel: >-
+#       !variables.containers.exists(c, has(c.resources) &&
+#       ((has(c.resources.limits) && 'nvidia.com/gpu' in c.resources.limits) ||
+#       (has(c.resources.requests) && 'nvidia.com/gpu' in c.resources.requests))) ||
+#       (has(variables.podSpec.nodeSelector) &&
+#       'burst.io/team' in variables.podSpec.nodeSelector &&
+#       variables.podSpec.nodeSelector['burst.io/team'] == namespaceObject.metadata.labels.team &&
+#       has(variables.podSpec.tolerations) && variables.podSpec.tolerations.exists(t,
+#       (!has(t.effect) || t.effect == '' || t.effect == 'NoSchedule') &&
+#       ((has(t.key) && t.key == 'burst.io/team' && ((has(t.operator) && t.operator == 'Exists') ||
+#       ((!has(t.operator) || t.operator == 'Equal') && has(t.value) &&
+#       t.value == namespaceObject.metadata.labels.team))) ||
+#       (has(t.operator) && t.operator == 'Exists' && (!has(t.key) || t.key == '')))))
+findings contains lib.finding(rego.metadata.rule(), w.urn, state, msg) if {
+	some w in lib.workloads
+	team := namespace_team(_namespace(w))
+	some tpl in lib.pod_templates(w)
+	off := lib.tri_or(_selector_off(tpl.spec, team), _toleration_off(tpl.spec, team))
+	state := lib.tri_and(_gpu_state(tpl.spec), off)
+	state != "no"
+	msg := sprintf("%s %s asks for GPUs but does not select and tolerate its team's nodes (%s=%s)", [w.type, w.name, team_label, lib.shown_name(team)])
+}
+
+team_local_queue := "default"
+
+# "yes" if a pod template's metadata names a queue other than the team's LocalQueue.
+_foreign_queue(tpl) := "yes" if {
+	some v in lib.meta_value(tpl.metas, "labels", queue_label)
+	not lib.is_unknown(v)
+	v != team_local_queue
+} else := "unknown" if {
+	lib.meta_unknown(tpl.metas, "labels")
+} else := "unknown" if {
+	some v in lib.meta_value(tpl.metas, "labels", queue_label)
+	lib.is_unknown(v)
+} else := "no"
+
+_in_team(team) := "unknown" if lib.is_unknown(team)
+
+_in_team(team) := "yes" if not lib.is_unknown(team)
+
+# METADATA
+# title: Workload outside its team's LocalQueue
+# description: >-
+#   A workload in a team namespace names in kueue.x-k8s.io/queue-name a queue other than its
+#   team's LocalQueue `default`, the one TeamQueues makes in every team namespace and that feeds
+#   the team's ClusterQueue. Kueue looks the name up in the workload's own namespace, so any other
+#   name is a queue the platform did not make (one that may feed another team's quota) or none
+#   (the workload never starts).
+# custom:
+#   id: taints.foreign_local_queue
+#   severity: deny
+#   remediation: Set the label kueue.x-k8s.io/queue-name to default, the team's LocalQueue.
+#   admission:
+#     cel: >-
+#       variables.labels.all(l, !('kueue.x-k8s.io/queue-name' in l) ||
+#       l['kueue.x-k8s.io/queue-name'] == 'default')
+findings contains lib.finding(rego.metadata.rule(), w.urn, state, msg) if {
+	some w in lib.workloads
+	team := namespace_team(_namespace(w))
+	some tpl in lib.pod_templates(w)
+	state := lib.tri_and(_in_team(team), _foreign_queue(tpl))
+	state != "no"
+	msg := sprintf("%s %s in a team namespace does not use the team's LocalQueue %s", [w.type, w.name, team_local_queue])
 }

@@ -356,3 +356,102 @@ test_unknown_pod_spec_is_unknown if {
 	fs := taints.findings with input as t.manifests([pod])
 	"unknown" in t.severities(fs, "taints.spot_workload_not_interruption_ready")
 }
+
+# taints.gpu_workload_off_team_pool
+
+gpu_spec(extra) := object.union({"containers": [{"name": "train", "resources": {"limits": {"nvidia.com/gpu": "1"}}}]}, extra)
+
+team_toleration(team) := {"key": "burst.io/team", "operator": "Equal", "value": team, "effect": "NoSchedule"}
+
+on_pool(team) := {"nodeSelector": {"burst.io/team": team}, "tolerations": [team_toleration(team)]}
+
+gpu_job(namespace, spec) := job("train", {"namespace": namespace}, spec)
+
+namespace(name, labels) := t.res("kubernetes:core/v1:Namespace", name, {"metadata": {"name": name, "labels": labels}})
+
+off_pool(resources) := t.severities(findings(resources), "taints.gpu_workload_off_team_pool")
+
+test_gpu_job_off_team_pool_denied if {
+	off_pool([gpu_job("quant", gpu_spec({}))]) == {"deny"}
+}
+
+test_gpu_job_on_team_pool_allowed if {
+	off_pool([gpu_job("quant", gpu_spec(on_pool("quant")))]) == set()
+}
+
+test_gpu_request_without_limit_counts if {
+	spec := {"containers": [{"name": "c", "resources": {"requests": {"nvidia.com/gpu": 1}}}]}
+	off_pool([gpu_job("quant", spec)]) == {"deny"}
+}
+
+test_gpu_init_container_counts if {
+	spec := {"containers": [{"name": "c"}], "initContainers": [{"name": "i", "resources": {"limits": {"nvidia.com/gpu": 1}}}]}
+	off_pool([gpu_job("quant", spec)]) == {"deny"}
+}
+
+test_other_teams_pool_denied if {
+	off_pool([gpu_job("quant", gpu_spec(on_pool("ml")))]) == {"deny"}
+}
+
+test_selector_without_toleration_denied if {
+	off_pool([gpu_job("quant", gpu_spec({"nodeSelector": {"burst.io/team": "quant"}}))]) == {"deny"}
+}
+
+test_toleration_exists_or_everything_allowed if {
+	exists := {"nodeSelector": {"burst.io/team": "quant"}, "tolerations": [{"key": "burst.io/team", "operator": "Exists"}]}
+	everything := {"nodeSelector": {"burst.io/team": "quant"}, "tolerations": [{"operator": "Exists"}]}
+	off_pool([gpu_job("quant", gpu_spec(exists)), gpu_job("quant", gpu_spec(everything))]) == set()
+}
+
+test_no_execute_toleration_is_not_enough if {
+	spec := {"nodeSelector": {"burst.io/team": "quant"}, "tolerations": [object.union(team_toleration("quant"), {"effect": "NoExecute"})]}
+	off_pool([gpu_job("quant", gpu_spec(spec))]) == {"deny"}
+}
+
+test_cpu_job_and_other_namespaces_not_judged if {
+	off_pool([gpu_job("quant", {"containers": [{"name": "c"}]}), gpu_job("batch", gpu_spec({})), job("train", {}, gpu_spec({}))]) == set()
+}
+
+test_team_from_the_namespace_label if {
+	off_pool([namespace("research-gpu", {"team": "research"}), gpu_job("research-gpu", gpu_spec(on_pool("research")))]) == set()
+	off_pool([namespace("research-gpu", {"team": "research"}), gpu_job("research-gpu", gpu_spec(on_pool("research-gpu")))]) == {"deny"}
+	off_pool([namespace("quant", {}), gpu_job("quant", gpu_spec({}))]) == set()
+}
+
+test_gpu_job_unknowns if {
+	off_pool([gpu_job(t.unknown, gpu_spec({}))]) == {"unknown"}
+	off_pool([gpu_job("quant", gpu_spec({"nodeSelector": {"burst.io/team": t.unknown}, "tolerations": [team_toleration("quant")]}))]) == {"unknown"}
+	off_pool([gpu_job("quant", gpu_spec({"nodeSelector": {"burst.io/team": "quant"}, "tolerations": t.unknown}))]) == {"unknown"}
+	off_pool([gpu_job("quant", {"containers": t.unknown, "nodeSelector": {"burst.io/team": "ml"}})]) == {"unknown"}
+	off_pool([gpu_job("quant", {"containers": t.unknown, "nodeSelector": {"burst.io/team": "quant"}, "tolerations": [team_toleration("quant")]})]) == set()
+	off_pool([namespace("quant", {"team": t.unknown}), gpu_job("quant", gpu_spec({}))]) == {"unknown"}
+}
+
+# taints.foreign_local_queue
+
+queue_job(namespace, job_labels, template_labels) := t.res("kubernetes:batch/v1:Job", "train", {
+	"metadata": {"name": "train", "namespace": namespace, "labels": job_labels},
+	"spec": {"template": {"metadata": {"labels": template_labels}, "spec": {"containers": [{"name": "c"}]}}},
+})
+
+foreign(resources) := t.severities(findings(resources), "taints.foreign_local_queue")
+
+test_other_queue_in_team_namespace_denied if {
+	foreign([queue_job("quant", {"kueue.x-k8s.io/queue-name": "ml"}, {})]) == {"deny"}
+	foreign([queue_job("quant", {}, {"kueue.x-k8s.io/queue-name": ""})]) == {"deny"}
+}
+
+test_team_queue_or_none_allowed if {
+	foreign([queue_job("quant", {"kueue.x-k8s.io/queue-name": "default"}, {}), queue_job("ml", {}, {})]) == set()
+}
+
+test_other_namespaces_not_judged if {
+	foreign([queue_job("batch", {"kueue.x-k8s.io/queue-name": "ml"}, {}), namespace("quant", {}), queue_job("quant", {"kueue.x-k8s.io/queue-name": "x"}, {})]) == set()
+}
+
+test_foreign_queue_unknowns if {
+	foreign([queue_job("quant", {"kueue.x-k8s.io/queue-name": t.unknown}, {})]) == {"unknown"}
+	foreign([queue_job("quant", t.unknown, {})]) == {"unknown"}
+	foreign([queue_job(t.unknown, {"kueue.x-k8s.io/queue-name": "ml"}, {})]) == {"unknown"}
+	foreign([queue_job(t.unknown, {"kueue.x-k8s.io/queue-name": "default"}, {})]) == set()
+}

@@ -58,6 +58,10 @@ _container_unknown(c) if lib.is_unknown(object.get(c, "securityContext", {}))
 #   id: workloads.privileged_container
 #   severity: deny
 #   remediation: Remove privileged; request the nvidia.com/gpu resource for GPU access instead.
+#   admission:
+#     cel: >-
+#       variables.containers.all(c, !(has(c.securityContext) &&
+#       has(c.securityContext.privileged) && c.securityContext.privileged))
 findings contains lib.finding(rego.metadata.rule(), w.urn, state, msg) if {
 	some [w, _, c] in containers
 	state := _privileged_state(c)
@@ -78,6 +82,11 @@ _privileged_state(c) := "unknown" if {
 #   id: workloads.host_namespaces
 #   severity: deny
 #   remediation: Remove hostPID, hostIPC and hostNetwork from the pod spec.
+#   admission:
+#     cel: >-
+#       !(has(variables.podSpec.hostPID) && variables.podSpec.hostPID) &&
+#       !(has(variables.podSpec.hostIPC) && variables.podSpec.hostIPC) &&
+#       !(has(variables.podSpec.hostNetwork) && variables.podSpec.hostNetwork)
 findings contains lib.finding(rego.metadata.rule(), w.urn, state, msg) if {
 	some [w, spec] in _pod_specs
 	some key in ["hostPID", "hostIPC", "hostNetwork"]
@@ -101,6 +110,9 @@ _spec_setting(spec, key) := "unknown" if {
 #   remediation: >-
 #     Use an emptyDir, a persistent volume or a CSI volume (checkpoints belong in the team's
 #     checkpoint bucket).
+#   admission:
+#     cel: >-
+#       !has(variables.podSpec.volumes) || variables.podSpec.volumes.all(v, !has(v.hostPath))
 findings contains lib.finding(rego.metadata.rule(), w.urn, state, msg) if {
 	some [w, spec] in _pod_specs
 	some [state, detail] in _host_paths(spec)
@@ -134,6 +146,19 @@ _effective(spec, c, key) := object.get(c, ["securityContext", key], object.get(l
 #   remediation: >-
 #     Set securityContext.runAsNonRoot: true (and a non-zero runAsUser) on the pod, and build the
 #     image with a non-root USER.
+#   admission:
+#     cel: >-
+#       variables.containers.all(c,
+#       !((has(c.securityContext) && has(c.securityContext.runAsUser)) ?
+#       c.securityContext.runAsUser == 0 :
+#       (has(variables.podSpec.securityContext) &&
+#       has(variables.podSpec.securityContext.runAsUser) &&
+#       variables.podSpec.securityContext.runAsUser == 0)) &&
+#       ((has(c.securityContext) && has(c.securityContext.runAsNonRoot)) ?
+#       c.securityContext.runAsNonRoot == true :
+#       (has(variables.podSpec.securityContext) &&
+#       has(variables.podSpec.securityContext.runAsNonRoot) &&
+#       variables.podSpec.securityContext.runAsNonRoot == true)))
 findings contains lib.finding(rego.metadata.rule(), w.urn, state, msg) if {
 	some [w, spec, c] in containers
 	state := _root_state(spec, c)
@@ -164,6 +189,14 @@ _root_state(spec, c) := "unknown" if {
 #   remediation: >-
 #     Set securityContext.capabilities: {drop: [ALL]} on every container, adding at most
 #     NET_BIND_SERVICE.
+#   admission:
+#     cel: >-
+#       variables.containers.all(c, has(c.securityContext) &&
+#       has(c.securityContext.capabilities) &&
+#       (!has(c.securityContext.capabilities.add) ||
+#       c.securityContext.capabilities.add.all(a, a == 'NET_BIND_SERVICE')) &&
+#       has(c.securityContext.capabilities.drop) &&
+#       'ALL' in c.securityContext.capabilities.drop)
 findings contains lib.finding(rego.metadata.rule(), w.urn, state, msg) if {
 	some [w, _, c] in containers
 	state := _capabilities_state(c)
@@ -191,6 +224,11 @@ _capabilities_state(c) := "unknown" if {
 #   id: workloads.privilege_escalation
 #   severity: deny
 #   remediation: Set securityContext.allowPrivilegeEscalation false on every container.
+#   admission:
+#     cel: >-
+#       variables.containers.all(c, has(c.securityContext) &&
+#       has(c.securityContext.allowPrivilegeEscalation) &&
+#       c.securityContext.allowPrivilegeEscalation == false)
 findings contains lib.finding(rego.metadata.rule(), w.urn, state, msg) if {
 	some [w, _, c] in containers
 	state := _escalation_state(c)
@@ -223,6 +261,12 @@ _access_key_id(value) if regex.match(`^(AKIA|ASIA)[A-Z0-9]{16}$`, value)
 #   remediation: >-
 #     Use valueFrom.secretKeyRef (a Kubernetes Secret from a secret store) or, for AWS, no key at
 #     all: the team's workload identity (EKS Pod Identity) gives the pod short-lived credentials.
+#   admission:
+#     cel: >-
+#       variables.containers.all(c, !has(c.env) || c.env.all(e,
+#       !has(e.value) || e.value == '' ||
+#       !(e.name.matches('(?i)(secret|password|passwd|token|api_?key|access_?key|private_?key|credential)') ||
+#       e.value.matches('^(AKIA|ASIA)[A-Z0-9]{16}$'))))
 findings contains lib.finding(rego.metadata.rule(), w.urn, state, msg) if {
 	some [w, _, c] in containers
 	some [state, name] in _credentials(c)

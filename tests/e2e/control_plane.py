@@ -127,6 +127,8 @@ class ControlPlane:
             "--authorization-mode=RBAC",
             "--service-cluster-ip-range=10.0.0.0/24",
             "--endpoint-reconciler-type=none",
+            # as on EKS: privileged containers reach admission (and the burst policies there)
+            "--allow-privileged=true",
         )
         self.kubeconfig_path.write_text(json.dumps(self._kubeconfig()))
         self._wait_ready()
