@@ -5,7 +5,7 @@ BURST := $(VENV)/bin/burst
 OPA := .tools/bin/opa
 STACK ?= prod
 
-.PHONY: setup plan check test lint fmt policy-test policy-docs config-docs bundle bench fuzz clean engine e2e
+.PHONY: setup plan check test lint fmt policy-test policy-docs readme-tables bundle bench fuzz clean engine e2e
 
 setup:
 	@bash scripts/setup.sh
@@ -38,8 +38,9 @@ policy-docs: setup
 	$(PY) -m burst_platform.policy_pack > policies/README.md
 
 # The stack configuration table of README.md, from the field descriptions of infra/config.py.
-config-docs: setup
-	$(PY) scripts/config_table.py README.md
+# README.md's generated tables: the stack configuration and where each guardrail applies.
+readme-tables: setup
+	$(PY) scripts/readme_tables.py README.md
 
 # The pack as an `opa build` bundle (.manifest roots ["burst"], revision = version+commit),
 # for teams that serve the policies from their own OPA server.

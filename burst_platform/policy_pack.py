@@ -519,6 +519,20 @@ def render_rules_markdown(rules: Iterable[RuleInfo], packages: Sequence[PackageI
     return "\n".join(lines).rstrip("\n") + "\n"
 
 
+def enforcement_table(rules: Iterable[RuleInfo]) -> str:
+    """README.md's table of where each rule applies: every rule in the pull request (`burst
+    check`) and inside `pulumi preview`/`up` (the CrossGuard pack runs the same Rego), those
+    with an admission form (`custom.admission`) also at the API server."""
+    rows = [
+        "| rule | severity | pull request | `pulumi preview` / `up` | admission |",
+        "|---|---|:-:|:-:|:-:|",
+    ]
+    for rule in sorted(rules, key=lambda r: r.id):
+        admission = "yes" if rule.admission_cel else "no"
+        rows.append(f"| `{rule.id}` | {rule.severity} | yes | yes | {admission} |")
+    return "\n".join(rows) + "\n"
+
+
 def main() -> None:
     """Print the pack's README (`python -m burst_platform.policy_pack > policies/README.md`)."""
     opa = find_opa()

@@ -24,7 +24,7 @@ from burst_platform.infra.config import (
     read_stack_file,
     to_pulumi_config,
 )
-from scripts.config_table import with_table
+from scripts.readme_tables import with_tables
 from tests.conftest import ROOT
 
 PROD = read_stack_file(ROOT / "Pulumi.prod.yaml")
@@ -331,7 +331,7 @@ def test_every_config_key_has_a_description() -> None:
 
 def test_the_readme_table_is_generated_from_the_model() -> None:
     readme = (ROOT / "README.md").read_text()
-    assert with_table(readme) == readme, "run `make config-docs`"
+    assert with_tables(readme, ("config-table",)) == readme, "run `make readme-tables`"
 
 
 def test_the_model_exports_a_json_schema_of_the_keys() -> None:

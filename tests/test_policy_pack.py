@@ -462,3 +462,10 @@ def test_config_keys_name_stack_config_keys(opa: Path) -> None:
     }
     assert keys, "no rule names a config key"
     assert {rule: key for rule, key in keys.items() if key not in KNOWN_KEYS} == {}
+
+
+def test_readme_says_where_each_rule_applies() -> None:
+    from scripts.readme_tables import with_tables
+
+    readme = (ROOT / "README.md").read_text()
+    assert with_tables(readme, ("enforcement-table",)) == readme, "run `make readme-tables`"
