@@ -139,12 +139,16 @@ class Queues:
             },
         }
 
-    def submit(self, job: dict[str, Any]) -> dict[str, Any]:
-        """Create `job` and wait until Kueue has decided on its Workload; returns the Workload.
-        The Job must come back suspended: Kueue's mutating webhook holds it for admission."""
+    def create(self, job: dict[str, Any]) -> None:
+        """Create `job`. It must come back suspended: Kueue's mutating webhook holds it for
+        admission (the test never sets `suspend`)."""
         status, created = self.cluster.request("POST", self.cluster.collection_path(job), job)
         assert status == 201, created
         assert created["spec"]["suspend"] is True, "Kueue's webhook did not suspend the Job"
+
+    def submit(self, job: dict[str, Any]) -> dict[str, Any]:
+        """Create `job` and wait until Kueue has decided on its Workload; returns the Workload."""
+        self.create(job)
         return self.wait(job, decided)
 
     def wait(
@@ -438,7 +442,7 @@ def test_a_team_reclaims_its_lent_quota_from_a_borrower(idle: Queues) -> None:
         assert idle.submit_all(on_demand) == [ON_DEMAND] * owner.on_demand_gpus
     claims = [idle.job(other, spot=True) for _ in range(other.spot_gpus)]
     for claim in claims:
-        idle.cluster.request("POST", idle.cluster.collection_path(claim), claim)
+        idle.create(claim)
     flavors = [gpu_flavor(idle.wait(claim, admitted)) for claim in claims]
     assert flavors == [SPOT] * other.spot_gpus
     evicted = [job for job in borrower if preempted(idle.wait(job, decided_or_preempted))]
@@ -469,7 +473,7 @@ def test_critical_work_preempts_background_work_of_the_same_team(idle: Queues) -
     team, _ = first_two(idle)
     background = _fill_on_demand_with_background(idle, team)
     critical = idle.job(team, spot=False, priority="critical")
-    idle.cluster.request("POST", idle.cluster.collection_path(critical), critical)
+    idle.create(critical)
     assert gpu_flavor(idle.wait(critical, admitted)) == ON_DEMAND
     victims = [job for job in background if preempted(idle.wait(job, decided_or_preempted))]
     assert len(victims) == 1
@@ -477,7 +481,7 @@ def test_critical_work_preempts_background_work_of_the_same_team(idle: Queues) -
     assert reason == "InClusterQueue"
     assert idle.submit_all([idle.job(team, spot=False, priority="normal")]) == [PENDING]
     late = idle.job(team, spot=False, priority="background")
-    idle.cluster.request("POST", idle.cluster.collection_path(late), late)
+    idle.create(late)
     idle.wait(late, lambda workload: True)
     time.sleep(5)  # Kueue had its chances: the background Job is still not admitted
     assert not is_true(idle.workload(late) or {}, "QuotaReserved")
