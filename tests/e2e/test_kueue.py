@@ -414,6 +414,17 @@ def test_with_the_cohort_idle_a_team_borrows_spot_up_to_its_limit(idle: Queues) 
     assert idle.submit_all(jobs) == [SPOT] * spot + [ON_DEMAND] * team.on_demand_gpus + [PENDING]
     idle.wait_usage(team, SPOT, (spot, team.gpu_borrowing_limit))
     idle.wait_usage(team, ON_DEMAND, (team.on_demand_gpus, 0))
+    # Admitted Jobs are unsuspended with their flavor's node labels and tolerations injected
+    # into the pod template, which is how the pods reach the matching NodePool.
+    for job, capacity_type in ((jobs[0], "spot"), (jobs[spot], "on-demand")):
+        path = f"{idle.cluster.collection_path(job)}/{job['metadata']['name']}"
+        _, running = idle.cluster.request("GET", path)
+        pod = running["spec"]["template"]["spec"]
+        assert running["spec"]["suspend"] is False
+        assert pod["nodeSelector"]["karpenter.sh/capacity-type"] == capacity_type, pod
+        assert {"key": GPU_RESOURCE, "operator": "Exists", "effect": "NoSchedule"} in pod[
+            "tolerations"
+        ]
 
 
 def test_on_demand_quota_is_never_borrowed_and_never_spot(idle: Queues) -> None:
