@@ -58,8 +58,8 @@ bench: setup
 fuzz: setup
 	BURST_FUZZ_EXAMPLES=$${BURST_FUZZ_EXAMPLES:-1000} $(VENV)/bin/pytest -q tests/test_fuzz_previews.py
 
-# The real Pulumi engine, Kubernetes provider, etcd and kube-apiserver/-controller-manager,
-# built from the Go module proxy into .tools/bin (about 17 min cold on 2 cores, under a second when built).
+# The real Pulumi engine, Kubernetes provider, etcd, kube-apiserver/-controller-manager and the
+# Kueue controller, built from the Go module proxy into .tools/bin (about 17 min cold on 2 cores, under a second when built).
 engine:
 	@bash scripts/build_engine.sh
 

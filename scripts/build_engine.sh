@@ -5,18 +5,23 @@
 #   etcd                        etcd server                     (engine/etcd)
 #   kube-apiserver              Kubernetes API server           (engine/kubernetes)
 #   kube-controller-manager     Kubernetes controller manager   (engine/kubernetes)
+#   kueue                       Kueue controller manager        (engine/kueue)
 # and links our own Python language host (engine/language_host, no build) next to them:
 #   pulumi-language-python      burst's LanguageRuntime server  (engine/language_host)
-# Versions come from engine/versions.env only. Each binary has a stamp
+# Versions come from engine/versions.env (Kueue's from components/versions.py). Each binary has a stamp
 # .tools/engine-stamps/<name>-<version> holding a hash of its wrapper module, pins and flags; a
 # binary whose stamp matches is skipped, so a warm run takes well under a second (a cold one
 # 30-45 min on 2 cores).
-# Usage: scripts/build_engine.sh [NAME...]   (default: all six). Build logs: .tools/engine-logs/.
+# Usage: scripts/build_engine.sh [NAME...]   (default: all seven). Build logs: .tools/engine-logs/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 # shellcheck source=../engine/versions.env
 source engine/versions.env
+# Kueue is pinned where the components pin its chart and CRDs (components/versions.py), so the
+# controller the e2e tests run is always the release the program deploys; engine/versions.env
+# does not repeat it.
+KUEUE_VERSION=v$(sed -n 's/^KUEUE_VERSION = "\(.*\)"/\1/p' components/versions.py)
 
 BIN=$ROOT/.tools/bin
 STAMPS=$ROOT/.tools/engine-stamps
@@ -39,6 +44,9 @@ done
 PULUMI_LDFLAGS="-s -w -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$PULUMI_VERSION"
 PROVIDER_LDFLAGS="-s -w -X $PROVIDER_MOD/pkg/version.Version=$PULUMI_KUBERNETES_VERSION"
 ETCD_LDFLAGS="-s -w"
+# Kueue's release build stamps sigs.k8s.io/kueue/pkg/version (its Makefile's LD_FLAGS); the
+# commit and date are not in the module zip, so only the version is set.
+KUEUE_LDFLAGS="-s -w -X sigs.k8s.io/kueue/pkg/version.GitVersion=$KUEUE_VERSION"
 
 # ---- build steps: each runs in its own process (`$0 __step NAME`) under `set -e` ----
 step_pulumi() {
@@ -97,6 +105,21 @@ step_kube-controller-manager() {
     k8s.io/kubernetes/cmd/kube-controller-manager
 }
 
+# Kueue's webhook configurations (config/components/webhook/manifests.yaml of the same pinned
+# module) land beside the binary: the e2e tests point them at the controller's loopback port.
+step_kueue() {
+  local src
+  cd engine/kueue
+  go build -trimpath -ldflags "$KUEUE_LDFLAGS" -o "$BIN/kueue" sigs.k8s.io/kueue/cmd/kueue
+  src=$(go mod download -json "sigs.k8s.io/kueue@$KUEUE_VERSION" |
+    sed -n 's/^[[:space:]]*"Dir": "\(.*\)",\{0,1\}$/\1/p')
+  [ -n "$src" ] && [ -f "$src/config/components/webhook/manifests.yaml" ] ||
+    { echo "cannot download sigs.k8s.io/kueue@$KUEUE_VERSION"; exit 1; }
+  mkdir -p "$ROOT/.tools/kueue"
+  cp "$src/config/components/webhook/manifests.yaml" "$ROOT/.tools/kueue/webhook-manifests.yaml"
+  chmod u+w "$ROOT/.tools/kueue/webhook-manifests.yaml"
+}
+
 if [ "${1:-}" = "__step" ]; then
   "step_$2"
   exit 0
@@ -105,15 +128,21 @@ fi
 # ---- driver ----
 command -v go >/dev/null 2>&1 || die "go not found on PATH (Go >= 1.26.6 is needed)"
 
-# require_pin DIR MODULE VERSION: the wrapper's go.mod must require exactly the pinned version.
+# require_pin DIR MODULE VERSION [PIN-FILE]: the wrapper's go.mod must require exactly the pinned
+# version.
 require_pin() {
   grep -Eq "^[[:space:]]*(require[[:space:]]+)?$2 $3( |$)" "engine/$1/go.mod" ||
-    die "engine/$1/go.mod does not require $2 $3 (engine/versions.env); bump it with go get in engine/$1 (go get -tool for the tool modules)"
+    die "engine/$1/go.mod does not require $2 $3 (${4:-engine/versions.env}); bump it with go get in engine/$1 (go get -tool for the tool modules)"
 }
 require_pin pulumi github.com/pulumi/pulumi/pkg/v3 "$PULUMI_VERSION"
 require_pin kubernetes-provider "$PROVIDER_MOD" "$PULUMI_KUBERNETES_MODULE_VERSION"
 require_pin etcd go.etcd.io/etcd/server/v3 "$ETCD_VERSION"
 require_pin kubernetes k8s.io/kubernetes "$KUBERNETES_VERSION"
+require_pin kueue sigs.k8s.io/kueue "$KUEUE_VERSION" components/versions.py
+[ "$KUEUE_VERSION" != v ] || die "components/versions.py has no KUEUE_VERSION"
+if grep -q "^[[:space:]]*replace\b" engine/kueue/go.mod; then
+  die "engine/kueue/go.mod must not replace modules: Kueue builds with its own requirements"
+fi
 if grep -E "=> k8s\.io/[a-z0-9-]+ v" engine/kubernetes/go.mod | grep -vq " $KUBERNETES_STAGING_VERSION\$"; then
   die "engine/kubernetes/go.mod replaces a staging module with a version other than $KUBERNETES_STAGING_VERSION"
 fi
@@ -187,7 +216,7 @@ install_language_host() {
 }
 
 mkdir -p "$BIN" "$STAMPS" "$LOGS"
-ALL="etcd pulumi-resource-kubernetes pulumi kube-apiserver kube-controller-manager pulumi-language-python"
+ALL="etcd pulumi-resource-kubernetes pulumi kube-apiserver kube-controller-manager kueue pulumi-language-python"
 for name in ${@:-$ALL}; do
   case $name in
     pulumi) build pulumi "$PULUMI_VERSION" "$(key pulumi "$PULUMI_LDFLAGS")" ;;
@@ -197,6 +226,9 @@ for name in ${@:-$ALL}; do
     etcd) build etcd "$ETCD_VERSION" "$(key etcd "$ETCD_LDFLAGS")" ;;
     kube-apiserver) build kube-apiserver "$KUBERNETES_VERSION" "$(key kubernetes "$K8S_LDFLAGS")" ;;
     kube-controller-manager) build kube-controller-manager "$KUBERNETES_VERSION" "$(key kubernetes "$K8S_LDFLAGS")" ;;
+    kueue)
+      [ -f .tools/kueue/webhook-manifests.yaml ] || rm -f "$STAMPS"/kueue-*
+      build kueue "$KUEUE_VERSION" "$(key kueue "$KUEUE_LDFLAGS" "$(sed -n '/^step_kueue/,/^}/p' "$0")")" ;;
     pulumi-language-python) install_language_host ;;
     *) die "unknown binary '$name' (one of: $ALL)" ;;
   esac

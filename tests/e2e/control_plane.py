@@ -159,15 +159,20 @@ class ControlPlane:
         shutil.rmtree(self.directory, ignore_errors=True)
 
     def request(
-        self, method: str, path: str, body: object | None = None
+        self,
+        method: str,
+        path: str,
+        body: object | None = None,
+        content_type: str = "application/json",
     ) -> tuple[int, dict[str, Any]]:
-        """One call to the API server as the admin: (HTTP status, decoded JSON answer)."""
+        """One call to the API server as the admin: (HTTP status, decoded JSON answer).
+        `content_type` says what a PATCH is (`application/merge-patch+json`, ...)."""
         context = ssl.create_default_context(cafile=str(self.directory / "ca.crt"))
         request = urllib.request.Request(  # noqa: S310 (our own https URL on loopback)
             f"{self.server}{path}",
             method=method,
             data=None if body is None else json.dumps(body).encode(),
-            headers={"Authorization": f"Bearer {self.token}", "Content-Type": "application/json"},
+            headers={"Authorization": f"Bearer {self.token}", "Content-Type": content_type},
         )
         try:
             with urllib.request.urlopen(request, context=context, timeout=30) as response:  # noqa: S310
@@ -206,17 +211,25 @@ class ControlPlane:
             raise AssertionError(f"kubectl {' '.join(args)} failed: {result.stderr}")
         return result
 
-    def _spawn(self, binary: str, *args: str) -> None:
+    def spawn(
+        self, binary: str, *args: str, env: Mapping[str, str] | None = None
+    ) -> subprocess.Popen[bytes]:
+        """Start `.tools/bin/<binary>` beside the control plane, its output in
+        `<directory>/<binary>.log`: `stop()` ends it first, and it dies with the test process."""
         log = (self.directory / f"{binary}.log").open("wb")
-        self.processes.append(
-            subprocess.Popen(
-                [str(TOOLS / binary), *args],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                cwd=self.directory,
-                preexec_fn=die_with_parent,  # no server outlives the tests, even on SIGKILL
-            )
+        process = subprocess.Popen(
+            [str(TOOLS / binary), *args],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=self.directory,
+            env=None if env is None else dict(env),
+            preexec_fn=die_with_parent,  # no server outlives the tests, even on SIGKILL
         )
+        self.processes.append(process)
+        return process
+
+    def _spawn(self, binary: str, *args: str) -> None:
+        self.spawn(binary, *args)
 
     def _certificates(self) -> None:
         pki = self.directory
