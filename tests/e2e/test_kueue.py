@@ -86,7 +86,8 @@ class Queues:
 
     def job(self, team: Team, *, spot: bool, priority: str = "normal") -> dict[str, Any]:
         """A one-GPU Job of `team` as README's "Submitting GPU work" writes it, opting in to
-        spot when `spot`, at the WorkloadPriorityClass of `priority`."""
+        spot when `spot`, at the WorkloadPriorityClass of `priority`. It passes every admission
+        policy the program installs (a spot Job declares its checkpointing)."""
         tolerations = [
             {"key": "burst.io/team", "operator": "Equal", "value": team.name,
              "effect": "NoSchedule"},
@@ -105,6 +106,7 @@ class Queues:
                     "kueue.x-k8s.io/queue-name": LOCAL_QUEUE_NAME,
                     "kueue.x-k8s.io/priority-class": PRIORITY_LEVELS[priority].name,
                 },
+                "annotations": {"burst.io/checkpoint-interval": "15m"},
             },
             "spec": {
                 "parallelism": 1,
@@ -113,6 +115,7 @@ class Queues:
                 "template": {
                     "spec": {
                         "restartPolicy": "Never",
+                        "terminationGracePeriodSeconds": 90,
                         "nodeSelector": {"burst.io/team": team.name},
                         "tolerations": tolerations,
                         "securityContext": {
@@ -131,6 +134,9 @@ class Queues:
                                 "securityContext": {
                                     "allowPrivilegeEscalation": False,
                                     "capabilities": {"drop": ["ALL"]},
+                                },
+                                "lifecycle": {
+                                    "preStop": {"exec": {"command": ["/bin/flush-checkpoint"]}}
                                 },
                             }
                         ],
