@@ -37,8 +37,9 @@ _SECTIONS = {
     "checkpoints": None,
 }
 
-_CHECKPOINT_KEYS = ("stack", "prices_as_of", "teams")
-_CHECKPOINT_TEAM_KEYS = (
+CHECKPOINT_KEYS = ("stack", "prices_as_of", "teams")
+"""Keys of the `checkpoints` section (written by `burst cost --guardrails`)."""
+CHECKPOINT_TEAM_KEYS = (
     "checkpoint_minutes",
     "restart_minutes",
     "optimal_interval_minutes",
@@ -46,7 +47,9 @@ _CHECKPOINT_TEAM_KEYS = (
     "frequency_bucket",
     "regions",
 )
-_CHECKPOINT_REGION_KEYS = ("optimal_interval_minutes", "frequency_bucket", "instance_types")
+"""Keys of each team's entry of the `checkpoints` section, in the order they are written."""
+CHECKPOINT_REGION_KEYS = ("optimal_interval_minutes", "frequency_bucket", "instance_types")
+"""Keys of each region of a team's entry."""
 
 
 def _string_list(value: object, allow_empty: bool) -> bool:
@@ -165,9 +168,9 @@ def _checkpoint_problems(data: Mapping[str, Any], source: str) -> list[str]:
 
     section = data["checkpoints"]
     if not isinstance(section, Mapping):
-        return [f"{where}: must be a mapping with {', '.join(_CHECKPOINT_KEYS)}"]
-    problems += unknown_keys(section, _CHECKPOINT_KEYS, where)
-    problems += [f"{where}.{key}: missing" for key in _CHECKPOINT_KEYS if key not in section]
+        return [f"{where}: must be a mapping with {', '.join(CHECKPOINT_KEYS)}"]
+    problems += unknown_keys(section, CHECKPOINT_KEYS, where)
+    problems += [f"{where}.{key}: missing" for key in CHECKPOINT_KEYS if key not in section]
     if "stack" in section and not (isinstance(section["stack"], str) and section["stack"]):
         bad("stack", "must name the stack it was computed for")
     as_of = section.get("prices_as_of")
@@ -183,12 +186,12 @@ def _checkpoint_problems(data: Mapping[str, Any], source: str) -> list[str]:
         if team not in known:
             bad(f"teams.{team}", f"not a team of the guardrails{key_hint(team, known)}")
         if not isinstance(entry, Mapping):
-            bad(f"teams.{team}", f"must be a mapping with {', '.join(_CHECKPOINT_TEAM_KEYS)}")
+            bad(f"teams.{team}", f"must be a mapping with {', '.join(CHECKPOINT_TEAM_KEYS)}")
             continue
-        problems.extend(unknown_keys(entry, _CHECKPOINT_TEAM_KEYS, f"{where}.teams.{team}"))
+        problems.extend(unknown_keys(entry, CHECKPOINT_TEAM_KEYS, f"{where}.teams.{team}"))
         problems.extend(
             f"{where}.teams.{team}.{key}: missing"
-            for key in _CHECKPOINT_TEAM_KEYS
+            for key in CHECKPOINT_TEAM_KEYS
             if key not in entry
         )
         for key in ("checkpoint_minutes", "optimal_interval_minutes"):
@@ -209,12 +212,12 @@ def _checkpoint_problems(data: Mapping[str, Any], source: str) -> list[str]:
         for region, values in regions.items():
             field = f"teams.{team}.regions.{region}"
             if not isinstance(values, Mapping):
-                bad(field, f"must be a mapping with {', '.join(_CHECKPOINT_REGION_KEYS)}")
+                bad(field, f"must be a mapping with {', '.join(CHECKPOINT_REGION_KEYS)}")
                 continue
-            problems.extend(unknown_keys(values, _CHECKPOINT_REGION_KEYS, f"{where}.{field}"))
+            problems.extend(unknown_keys(values, CHECKPOINT_REGION_KEYS, f"{where}.{field}"))
             problems.extend(
                 f"{where}.{field}.{key}: missing"
-                for key in _CHECKPOINT_REGION_KEYS
+                for key in CHECKPOINT_REGION_KEYS
                 if key not in values
             )
             tau = values.get("optimal_interval_minutes")

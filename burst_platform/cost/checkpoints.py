@@ -30,6 +30,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from burst_platform.check.guardrails import CHECKPOINT_TEAM_KEYS
 from burst_platform.cost.model import (
     FREQUENCY_BUCKETS,
     optimal_interval_minutes,
@@ -41,17 +42,6 @@ from burst_platform.infra.config import StackConfig
 
 SECTION = "checkpoints"
 """The guardrails key of the section."""
-
-TEAM_KEYS = (
-    "checkpoint_minutes",
-    "restart_minutes",
-    "optimal_interval_minutes",
-    "region",
-    "frequency_bucket",
-    "regions",
-)
-REGION_KEYS = ("optimal_interval_minutes", "frequency_bucket", "instance_types")
-SECTION_KEYS = ("stack", "prices_as_of", "teams")
 
 DECIMALS = 1
 """τ* is stored in minutes rounded to this many decimals (the policy compares at 2x and 1/2)."""
@@ -135,7 +125,7 @@ def render_section(section: Mapping[str, Any]) -> str:
     ]
     for team, entry in section["teams"].items():
         lines.append(f"    {team}:")
-        for key in TEAM_KEYS:
+        for key in CHECKPOINT_TEAM_KEYS:
             if key == "regions":
                 lines.append("      regions:")
                 for region, values in entry["regions"].items():
