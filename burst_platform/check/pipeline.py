@@ -7,6 +7,7 @@ import os
 import re
 import subprocess
 import time
+from collections.abc import Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -81,26 +82,33 @@ def load_plan(options: CheckOptions) -> normalise.PlanInput:
     elif options.stack is not None:
         preview = plan_stack_input(options.stack, root)
     if preview is not None:
-        preview.locations = {
-            urn: real_location(location, root) for urn, location in preview.locations.items()
-        }
+        preview.locations = real_locations(preview.locations, root)
     manifests = None
     if options.manifests:
         manifests = normalise.normalise_manifests(options.manifests, root=root)
     return normalise.merge(preview, manifests)
 
 
-def real_location(location: Location, root: Path) -> Location:
-    """`location` at the file it names in the repository, through links.
+def real_locations(locations: Mapping[str, Location], root: Path) -> dict[str, Location]:
+    """Each location at the file it names in the repository, through links.
 
     The engine records the path a module was imported by: `burst_platform/components/x.py`,
-    the package's link to `components/x.py`. Annotations belong on the file a diff shows.
+    the package's link to `components/x.py`. Annotations belong on the file a diff shows. A
+    plan has thousands of resources in a few dozen files: each file is resolved once.
     """
-    try:
-        real = (root / location.path).resolve(strict=True).relative_to(root.resolve())
-    except (OSError, ValueError):  # not in this checkout, or outside the repository
-        return location
-    return Location(real.as_posix(), location.line)
+    base = root.resolve()
+    real: dict[str, str] = {}
+    for path in {location.path for location in locations.values()}:
+        try:
+            real[path] = (root / path).resolve(strict=True).relative_to(base).as_posix()
+        except (OSError, ValueError):  # not in this checkout, or outside the repository
+            real[path] = path
+    return {
+        urn: location
+        if real[location.path] == location.path
+        else Location(real[location.path], location.line)
+        for urn, location in locations.items()
+    }
 
 
 def stack_config_lines(root: Path, primary: Location | None) -> dict[str, int]:
