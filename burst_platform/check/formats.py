@@ -27,6 +27,7 @@ from burst_platform.check.model import (
     Location,
     RuleInfo,
 )
+from burst_platform.check.normalise import urn_name, urn_type
 from burst_platform.docs import POLICY_DOCS_URL, rule_doc_url
 
 FORMATS = ("text", "json", "sarif", "junit", "markdown", "github")
@@ -447,11 +448,8 @@ def _markdown_resource(report: CheckReport, finding: Finding) -> str:
     URN is in the other reports and the waivers), and where it is declared, linked to the line
     at the checked commit when the repository's address is known."""
     urn = finding.resource
-    if urn.startswith("urn:pulumi:") and urn.count("::") >= 3:
-        qualified_type, name = urn.split("::")[2:4]
-        shown = f"{_code(name)} ({_md(qualified_type.rsplit('$', 1)[-1])})"
-    else:
-        shown = _code(urn)
+    resource_type = urn_type(urn) if urn.startswith("urn:pulumi:") else ""
+    shown = f"{_code(urn_name(urn))} ({_md(resource_type)})" if resource_type else _code(urn)
     location = finding.location
     if location is None or location.path.startswith("/"):
         return shown

@@ -359,14 +359,14 @@ class _Regions:
         sources = set(state.dependencies)
         for urns in state.property_dependencies.values():
             sources.update(urns)
-        regions = {self.of(urn) for urn in sorted(sources) if _is_aws_type(_urn_type(urn))}
+        regions = {self.of(urn) for urn in sorted(sources) if _is_aws_type(urn_type(urn))}
         regions.discard(None)
         if len(regions) == 1:
             return regions.pop()
         return UNKNOWN_SENTINEL if regions else None
 
 
-def _urn_type(urn: str) -> str:
+def urn_type(urn: str) -> str:
     """The resource type of a URN (the last element of its type chain)."""
     parts = urn.split("::")
     return parts[2].rsplit("$", 1)[-1] if len(parts) >= 4 else ""
