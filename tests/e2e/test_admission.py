@@ -85,6 +85,9 @@ def deployed(cluster: ControlPlane) -> Iterator[Stack]:
         stack.pulumi("up", "--yes", "--skip-preview", "--stack", STACK)
         try:
             _wait_for_service_account(cluster, TEAM)
+            for change in VIOLATIONS.values():  # each policy is live, not just created
+                probe = _workload("Job", "probe", change)
+                _wait_until_enforced(cluster, probe, TEAM, refused=True)
             yield stack
         finally:
             for path in reversed(_SCRATCH):  # the differential's bindings and namespaces
